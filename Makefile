@@ -1,0 +1,55 @@
+# The commands users type. CMake does the building; see README.md.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+HOST       ?= 127.0.0.1
+PORT       ?= 9006
+CTEST       = ctest --output-on-failure -j$(JOBS) --timeout 300
+
+.PHONY: all deps build run run-echo test test-release asan bench format format-check clean
+
+all: build
+
+deps:
+	@scripts/deps.sh build
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+# Serves until Ctrl-C (SIGINT) or SIGTERM. Until the HTTP server lands, this is seed 000's
+# idle-connection echo server rebuilt on the core.
+run: build
+	@echo "idle_echo on $(HOST):$(PORT) (try: nc $(HOST) $(PORT)); Ctrl-C stops it"
+	@$(BUILD)/idle_echo $(HOST) $(PORT)
+
+# Seed 000's idle-connection echo server rebuilt on the core.
+run-echo: build
+	@echo "idle_echo on $(HOST):$(PORT) (try: nc $(HOST) $(PORT)); Ctrl-C stops it"
+	@$(BUILD)/idle_echo $(HOST) $(PORT)
+
+# Every test, in the optimised build and again under ASan + UBSan (with the validator on).
+test: test-release asan format-check
+
+test-release: build
+	@cd $(BUILD) && $(CTEST)
+
+asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTINYWEB_SANITIZE=ON \
+		-DTINYWEB_VALIDATE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j$(JOBS)
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CTEST)
+
+bench: build
+	@bench/run.sh $(BUILD)
+
+format:
+	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+format-check: deps
+	@git ls-files '*.c' '*.h' | xargs -r clang-format --dry-run --Werror
+	@echo "format-check: clean"
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

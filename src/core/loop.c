@@ -1,0 +1,170 @@
+/*
+ * The event loop. See loop.h.
+ */
+#include "loop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "defs.h"
+#include "tick.h"
+
+/* Events taken per epoll_wait; more simply wait for the next turn. */
+#define LOOP_MAX_EVENTS 256
+
+struct loop {
+    int epfd;
+    bool stopping;
+    /* The clock read at this wake-up, in ms rounded down (deadlines are due once it reaches
+     * them, so never early) and rounded up (what timers are armed from, so a deadline is never
+     * nearer than its duration to the real time of the activity). */
+    uint64_t now, now_up;
+    struct timers *timers;
+    timer_expire_fn on_expire;
+    void *expire_ctx;
+    struct tick tick;
+    /* This turn's events; loop_del() blanks entries for an fd removed mid-turn. */
+    int nevents;
+    struct epoll_event events[LOOP_MAX_EVENTS];
+};
+
+static void read_clock(struct loop *loop)
+{
+    uint64_t ns = clock_now_ns();
+    loop->now = ns / 1000000u;
+    loop->now_up = (ns + 999999u) / 1000000u;
+}
+
+struct loop *loop_new(const struct loop_config *cfg)
+{
+    if (cfg->tick_ms < 1 || !cfg->on_expire || !tick_ops_of(cfg->tick)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct loop *loop = calloc(1, sizeof(*loop));
+    if (!loop)
+        return NULL;
+    loop->epfd = -1;
+    loop->tick.ops = tick_ops_of(cfg->tick);
+    loop->tick.period_ms = cfg->tick_ms;
+    loop->tick.io.fd = -1;
+    loop->on_expire = cfg->on_expire;
+    loop->expire_ctx = cfg->expire_ctx;
+    read_clock(loop);
+    loop->timers = timers_new(cfg->timer, cfg->timeouts_ms, cfg->nclasses,
+                              loop->tick.ops->granularity(&loop->tick));
+    if (!loop->timers)
+        goto fail;
+    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (loop->epfd < 0)
+        goto fail;
+    return loop;
+fail:;
+    int saved = errno;
+    loop_free(loop);
+    errno = saved;
+    return NULL;
+}
+
+void loop_free(struct loop *loop)
+{
+    if (!loop)
+        return;
+    if (loop->epfd >= 0)
+        close(loop->epfd);
+    timers_free(loop->timers);
+    free(loop);
+}
+
+int loop_add(struct loop *loop, struct loop_io *io, int fd, uint32_t events, loop_io_fn fn)
+{
+    io->fd = fd;
+    io->events = events;
+    io->fn = fn;
+    struct epoll_event ev = {.events = events, .data.ptr = io};
+    return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
+}
+
+int loop_mod(struct loop *loop, struct loop_io *io, uint32_t events)
+{
+    if (events == io->events)
+        return 0;
+    struct epoll_event ev = {.events = events, .data.ptr = io};
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, io->fd, &ev) != 0)
+        return -errno;
+    io->events = events;
+    return 0;
+}
+
+void loop_del(struct loop *loop, struct loop_io *io)
+{
+    /* Failure means the fd was never added or is already closed: nothing left to remove. */
+    epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+    /* The owner may be freed right after this; later events of this turn must not reach it.
+     * A turn holds at most LOOP_MAX_EVENTS entries, so the scan is short and cache-hot. */
+    for (int i = 0; i < loop->nevents; i++) {
+        if (loop->events[i].data.ptr == io)
+            loop->events[i].data.ptr = NULL;
+    }
+}
+
+int loop_run(struct loop *loop)
+{
+    struct tick *tick = &loop->tick;
+    int rc = tick->ops->start(tick, loop);
+    if (rc != 0)
+        return rc;
+    loop->stopping = false;
+    while (!loop->stopping) {
+        int n =
+            epoll_wait(loop->epfd, loop->events, LOOP_MAX_EVENTS, tick->ops->wait_ms(tick, loop));
+        read_clock(loop);
+        if (n < 0) {
+            /* A signal interrupted the wait; its byte is waiting in the socketpair. */
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            break;
+        }
+        loop->nevents = n;
+        for (int i = 0; i < n; i++) {
+            struct loop_io *io = loop->events[i].data.ptr;
+            if (io)
+                io->fn(loop, io, loop->events[i].events);
+        }
+        loop->nevents = 0;
+        /* I/O first, then expiry, as in the seeds: a connection that just spoke is not closed. */
+        if (tick->ops->take_due(tick, loop))
+            timers_expire(loop->timers, loop->now, loop->on_expire, loop->expire_ctx);
+    }
+    tick->ops->stop(tick, loop);
+    return rc;
+}
+
+void loop_stop(struct loop *loop)
+{
+    loop->stopping = true;
+}
+
+void loop_tick(struct loop *loop)
+{
+    loop->tick.due = true;
+}
+
+uint64_t loop_now(const struct loop *loop)
+{
+    return loop->now;
+}
+
+struct timers *loop_timers(struct loop *loop)
+{
+    return loop->timers;
+}
+
+void loop_arm(struct loop *loop, struct timer_node *node, int cls)
+{
+    timers_arm(loop->timers, node, cls, loop->now_up);
+}

@@ -1,0 +1,77 @@
+/*
+ * The event loop: one epoll set through which everything the loop reacts to arrives (sockets,
+ * the unified event source's signals, timerfd ticks), the loop's timers, and its cached clock.
+ *
+ * Each turn: epoll_wait (its timeout chosen by the tick source), read the monotonic clock once,
+ * dispatch I/O, then expire due timers, as in the seeds. A loop is owned by one thread; nothing
+ * here is thread-safe.
+ */
+#ifndef TINYWEB_CORE_LOOP_H
+#define TINYWEB_CORE_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "timer.h"
+
+struct loop;
+struct loop_io;
+
+/* Called with the epoll events that fired for io (EPOLLIN, EPOLLOUT, EPOLLERR, ...). */
+typedef void (*loop_io_fn)(struct loop *loop, struct loop_io *io, uint32_t events);
+
+/* An fd registered with a loop, embedded in its owner (recover it with container_of). */
+struct loop_io {
+    int fd;
+    uint32_t events; /* as registered, EPOLLET included for edge-triggered fds */
+    loop_io_fn fn;
+};
+
+/* The tick sources, described in tick.h. */
+enum tick_kind { TICK_EPOLL, TICK_TIMERFD, TICK_ALARM };
+
+struct loop_config {
+    enum timer_kind timer;       /* the timer container */
+    enum tick_kind tick;         /* what wakes the loop to expire timers */
+    uint64_t tick_ms;            /* the tick period and deadline granularity, >= 1 */
+    const uint64_t *timeouts_ms; /* one duration per timeout class */
+    int nclasses;                /* 1..TIMER_CLASSES_MAX */
+    timer_expire_fn on_expire;   /* called for every expired timer */
+    void *expire_ctx;
+};
+
+/* Creates a loop. Returns NULL with errno set (EINVAL for a bad config). */
+struct loop *loop_new(const struct loop_config *cfg);
+
+/* Frees the loop. Every fd must have been removed and every timer cancelled. */
+void loop_free(struct loop *loop);
+
+/* Registers fd for events (add EPOLLET for edge-triggered) with fn. 0 or -errno. */
+int loop_add(struct loop *loop, struct loop_io *io, int fd, uint32_t events, loop_io_fn fn);
+
+/* Changes the events io waits for. 0 or -errno. */
+int loop_mod(struct loop *loop, struct loop_io *io, uint32_t events);
+
+/* Removes io; events of this turn not yet dispatched for it are dropped. O(events of the turn). */
+void loop_del(struct loop *loop, struct loop_io *io);
+
+/* Runs until loop_stop(). Returns 0, or -errno if epoll or the tick source failed. */
+int loop_run(struct loop *loop);
+
+/* Makes loop_run() return after the current turn. */
+void loop_stop(struct loop *loop);
+
+/* A tick arrived from outside the loop (SIGALRM through the unified event source). */
+void loop_tick(struct loop *loop);
+
+/* The monotonic time in ms, read once per wake-up. */
+uint64_t loop_now(const struct loop *loop);
+
+/* The loop's timer container; prefer loop_arm(), which arms from the clock rounded up. */
+struct timers *loop_timers(struct loop *loop);
+
+/* Arms node in class cls from the loop's cached clock, rounded up to the next ms so that it
+ * never expires sooner than its duration after now. O(1) with the fifo container. */
+void loop_arm(struct loop *loop, struct timer_node *node, int cls);
+
+#endif

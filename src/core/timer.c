@@ -1,0 +1,178 @@
+/*
+ * Timer containers: the public entry points, the queue operations both kinds share, and the
+ * debug validator. The kind-specific arm lives in timer_fifo.c and timer_list.c.
+ */
+#include "timer_impl.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef TINYWEB_VALIDATE
+#include <stdio.h>
+#define VALIDATE(t)                                                                                \
+    do {                                                                                           \
+        if (timers_validate(t) != 0) {                                                             \
+            fprintf(stderr, "timers_validate failed at %s:%d\n", __FILE__, __LINE__);              \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+#else
+#define VALIDATE(t) ((void)0)
+#endif
+
+static const struct timer_ops *const kinds[] = {
+    [TIMER_FIFO] = &timer_fifo_ops,
+    [TIMER_LIST] = &timer_list_ops,
+};
+
+int timer_kind_parse(const char *name, enum timer_kind *out)
+{
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (strcmp(name, kinds[i]->name) == 0) {
+            *out = (enum timer_kind)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+const char *timer_kind_name(enum timer_kind kind)
+{
+    return kinds[kind]->name;
+}
+
+struct timers *timers_new(enum timer_kind kind, const uint64_t *durations_ms, int nclasses,
+                          uint64_t granularity_ms)
+{
+    if ((unsigned)kind >= sizeof(kinds) / sizeof(kinds[0]) || nclasses < 1 ||
+        nclasses > TIMER_CLASSES_MAX || granularity_ms < 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    for (int i = 0; i < nclasses; i++) {
+        if (durations_ms[i] < 1) {
+            errno = EINVAL;
+            return NULL;
+        }
+    }
+    struct timers *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->ops = kinds[kind];
+    t->granularity = granularity_ms;
+    t->nclasses = nclasses;
+    t->nqueues = t->ops->queue_per_class ? nclasses : 1;
+    memcpy(t->duration, durations_ms, sizeof(durations_ms[0]) * (size_t)nclasses);
+    for (int i = 0; i < t->nqueues; i++) {
+        t->queue[i].prev = t->queue[i].next = &t->queue[i];
+        t->queue[i].cls = TIMER_UNARMED;
+    }
+    return t;
+}
+
+void timers_free(struct timers *t)
+{
+    free(t);
+}
+
+void timers_arm(struct timers *t, struct timer_node *node, int cls, uint64_t now)
+{
+    assert(cls >= 0 && cls < t->nclasses);
+    uint64_t g = t->granularity;
+    uint64_t deadline = (now + t->duration[cls] + g - 1) / g * g;
+    /* Nothing to do when the deadline would not change at this granularity (nginx's lazy
+     * re-arm): under load most activity lands here and costs two compares. */
+    if (node->cls == cls && node->deadline == deadline)
+        return;
+    t->ops->arm(t, node, cls, deadline);
+    VALIDATE(t);
+}
+
+void timers_cancel(struct timers *t, struct timer_node *node)
+{
+    if (!timer_node_armed(node))
+        return;
+    t->ops->cancel(t, node);
+    VALIDATE(t);
+}
+
+uint64_t timers_next_deadline(const struct timers *t)
+{
+    return t->ops->next_deadline(t);
+}
+
+size_t timers_expire(struct timers *t, uint64_t now, timer_expire_fn fn, void *ctx)
+{
+    size_t n = t->ops->expire(t, now, fn, ctx);
+    VALIDATE(t);
+    return n;
+}
+
+size_t timers_count(const struct timers *t)
+{
+    return t->count;
+}
+
+uint64_t timers_duration(const struct timers *t, int cls)
+{
+    assert(cls >= 0 && cls < t->nclasses);
+    return t->duration[cls];
+}
+
+void timer_queue_cancel(struct timers *t, struct timer_node *node)
+{
+    timer_unlink(node);
+    node->cls = TIMER_UNARMED;
+    t->count--;
+}
+
+uint64_t timer_queue_next_deadline(const struct timers *t)
+{
+    uint64_t next = TIMER_NEVER;
+    for (int i = 0; i < t->nqueues; i++) {
+        const struct timer_node *head = t->queue[i].next;
+        if (head != &t->queue[i] && head->deadline < next)
+            next = head->deadline;
+    }
+    return next;
+}
+
+size_t timer_queue_expire(struct timers *t, uint64_t now, timer_expire_fn fn, void *ctx)
+{
+    size_t expired = 0;
+    for (int i = 0; i < t->nqueues; i++) {
+        struct timer_node *q = &t->queue[i];
+        /* The head is re-read after every callback: it may have armed or cancelled others. */
+        while (q->next != q && q->next->deadline <= now) {
+            struct timer_node *node = q->next;
+            int cls = node->cls;
+            timer_queue_cancel(t, node);
+            expired++;
+            fn(node, cls, ctx);
+        }
+    }
+    return expired;
+}
+
+int timers_validate(const struct timers *t)
+{
+    size_t seen = 0;
+    for (int i = 0; i < t->nqueues; i++) {
+        const struct timer_node *q = &t->queue[i];
+        uint64_t last = 0;
+        for (const struct timer_node *n = q->next; n != q; n = n->next) {
+            if (!n->next || n->next->prev != n || n->prev->next != n)
+                return -EINVAL;
+            if (n->cls < 0 || n->cls >= t->nclasses || (t->ops->queue_per_class && n->cls != i))
+                return -EINVAL;
+            if (n->deadline < last || n->deadline % t->granularity != 0)
+                return -EINVAL;
+            last = n->deadline;
+            if (++seen > t->count)
+                return -EINVAL;
+        }
+    }
+    return seen == t->count ? 0 : -EINVAL;
+}

@@ -1,0 +1,13 @@
+/* Parsing the units operators type: durations ("500ms", "15s", "2m") and sizes ("64k"). */
+#ifndef TINYWEB_CORE_UNITS_H
+#define TINYWEB_CORE_UNITS_H
+
+#include <stdint.h>
+
+/* "250ms", "15s", "2m", "1h"; a bare number means seconds. 0 or -EINVAL (also on overflow). */
+int units_parse_duration_ms(const char *s, uint64_t *ms);
+
+/* "512", "64k", "8m", "1g" (powers of 1024). 0 or -EINVAL (also on overflow). */
+int units_parse_size(const char *s, uint64_t *bytes);
+
+#endif

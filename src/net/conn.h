@@ -1,0 +1,129 @@
+/*
+ * Connections: an accepted socket with its buffers and its timer, owned by one loop's conn_set.
+ *
+ * Everything that ends a connection goes through conn_close(): it removes the fd from epoll,
+ * cancels the timer, closes the fd, frees the memory and counts the reason. The timer node lives
+ * inside the connection, so an expiry can only ever reach the connection it was armed for, never
+ * a newer one that got the same fd number.
+ */
+#ifndef TINYWEB_NET_CONN_H
+#define TINYWEB_NET_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "core/loop.h"
+#include "net/buf.h"
+
+enum close_reason {
+    CLOSE_PEER,           /* the peer closed or reset the connection */
+    CLOSE_ERROR,          /* a socket error, or out of memory */
+    CLOSE_DONE,           /* the server finished with it (Connection: close, protocol error) */
+    CLOSE_IDLE_TIMEOUT,   /* inactive between messages or requests */
+    CLOSE_HEADER_TIMEOUT, /* a request head did not arrive in time */
+    CLOSE_BODY_TIMEOUT,   /* a request body stalled */
+    CLOSE_SEND_TIMEOUT,   /* the peer stopped reading */
+    CLOSE_SHUTDOWN,       /* the server is stopping */
+    CLOSE_REASON_MAX
+};
+
+struct conn;
+
+/* What the owner of a conn_set does with its connections. */
+struct conn_handler {
+    /* Bytes or EOF are waiting: call conn_read() (until -EAGAIN when edge-triggered). */
+    void (*on_readable)(struct conn *c);
+    /* The connection's timer of class cls expired; the handler usually closes it. */
+    void (*on_timeout)(struct conn *c, int cls);
+    /* The socket took bytes after a full send buffer: call conn_flush(). NULL: flush here and
+     * close on error. */
+    void (*on_writable)(struct conn *c);
+    /* Called by conn_close() while the fd is still open; may be NULL. */
+    void (*on_close)(struct conn *c, enum close_reason why);
+};
+
+/* One loop's connections and their counters. Embedded in its owner; not thread-safe. */
+struct conn_set {
+    struct loop *loop;
+    const struct conn_handler *handler;
+    uint32_t trigger;  /* 0 (level-triggered) or EPOLLET */
+    size_t conn_size;  /* the owner's struct, which starts with a struct conn */
+    bool use_sendfile; /* file bodies by sendfile(2) rather than pread + writev */
+    char *scratch;     /* the copy buffer for file bodies, shared by the loop's connections */
+    struct conn *first;
+    size_t live;
+    uint64_t opened;
+    uint64_t closed[CLOSE_REASON_MAX];
+};
+
+struct conn {
+    struct loop_io io; /* io.fd is the socket */
+    struct timer_node timer;
+    struct conn_set *set;
+    struct conn *prev, *next;
+    bool eof;         /* the peer shut down its side: conn_read() returned 0 */
+    bool read_paused; /* not reading: epoll waits for writability only */
+    struct buf in, out;
+    int file_fd; /* a file body queued behind out, or -1 */
+    off_t file_off, file_end;
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+    void *data; /* the owner's */
+};
+
+/* The reason's name for logs and counters ("idle_timeout"). */
+const char *close_reason_name(enum close_reason why);
+
+/*
+ * Initialises set on loop. Each connection is a zeroed block of conn_size bytes that starts with
+ * its struct conn (the owner's struct embeds it first). Timer expiries reach handler->on_timeout
+ * when the loop was created with conn_set_expire (below) and the set as its ctx.
+ */
+void conn_set_init(struct conn_set *set, struct loop *loop, const struct conn_handler *handler,
+                   uint32_t trigger, size_t conn_size);
+
+/* Closes every connection of set with reason CLOSE_SHUTDOWN and frees the set's memory. */
+void conn_set_free(struct conn_set *set);
+
+/* The loop's timer_expire_fn, with the set as its ctx: routes expiries to on_timeout. */
+void conn_set_expire(struct timer_node *node, int cls, void *set);
+
+/* Closes every connection of set with reason why. O(connections). */
+void conn_set_close_all(struct conn_set *set, enum close_reason why);
+
+/* Takes over the accepted, nonblocking fd: registers it for reading. NULL (fd closed) on error. */
+struct conn *conn_open(struct conn_set *set, int fd, const struct sockaddr *peer, socklen_t len);
+
+/* Reads once into c->in: bytes read (> 0), 0 at EOF, -EAGAIN when drained, or -errno. */
+ssize_t conn_read(struct conn *c);
+
+/* Sends n bytes, queueing what the socket does not take now. 0 or -errno. */
+int conn_send(struct conn *c, const void *p, size_t n);
+
+/* Queues len bytes of the file fd from off behind c->out; c owns fd from now on. */
+void conn_send_file(struct conn *c, int fd, off_t off, off_t len);
+
+/*
+ * Writes what is queued (c->out, then the file). Returns 0 when all of it is sent, -EAGAIN when
+ * the socket is full (writability is then awaited), or -errno. *written counts the bytes sent.
+ */
+int conn_flush(struct conn *c, size_t *written);
+
+/* True while bytes or a file body are queued. */
+bool conn_pending(const struct conn *c);
+
+/* Stops (or resumes) reading: a paused connection waits for writability only. 0 or -errno. */
+int conn_pause_read(struct conn *c, bool paused);
+
+/* The single close path. c is freed on return. */
+void conn_close(struct conn *c, enum close_reason why);
+
+/* Arms c's timer in class cls from the loop's clock (re-arms it on activity). O(1) with fifo. */
+static inline void conn_arm(struct conn *c, int cls)
+{
+    loop_arm(c->set->loop, &c->timer, cls);
+}
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * A listening socket in a loop: binds an IPv4 or IPv6 address, accepts every pending connection
+ * per readiness event (so edge-triggered mode never strands one in the backlog), and survives
+ * running out of file descriptors without spinning.
+ */
+#ifndef TINYWEB_NET_LISTENER_H
+#define TINYWEB_NET_LISTENER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/loop.h"
+
+struct listener;
+
+/* Receives each accepted socket, already nonblocking and close-on-exec; it owns the fd. */
+typedef void (*listener_accept_fn)(struct listener *l, int fd, const struct sockaddr *peer,
+                                   socklen_t len);
+
+struct listener {
+    struct loop_io io;
+    struct loop *loop;
+    listener_accept_fn on_accept;
+    void *data;     /* the owner's */
+    int reserve_fd; /* held open so that EMFILE can still accept and drop */
+    uint16_t port;  /* the bound port (useful after binding port 0) */
+    uint64_t accepted;
+    uint64_t shed; /* connections accepted and closed at once because fds ran out */
+};
+
+/*
+ * Binds host:port ("127.0.0.1", "::1", "0" for an ephemeral port), listens, and adds the socket
+ * to loop (trigger: 0 or EPOLLET). 0, or -errno with a one-line reason in err.
+ */
+int listener_open(struct listener *l, struct loop *loop, const char *host, const char *port,
+                  int backlog, uint32_t trigger, bool reuseport, listener_accept_fn fn, char *err,
+                  size_t errlen);
+
+/* Removes the socket from its loop and closes it; pending connections are refused. */
+void listener_close(struct listener *l);
+
+#endif

@@ -1,0 +1,26 @@
+# Integration tests: the real idle_echo binary, driven over loopback sockets by
+# test_idle_echo.py (Python 3 standard library only). Included from tests/CMakeLists.txt, which
+# has found Python3.
+#
+# One test per combination of timer container, tick source and epoll trigger mode, each about
+# 8 s (10 s for the alarm tick, which first has to observe its phase), plus the argument checks.
+# Their timing margins hold on two busy cores, so ctest -j2 may run two at once; the one test of
+# a combination that times sends to the microsecond runs alone inside its own process.
+set(IDLE_ECHO_TEST ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_idle_echo.py)
+
+foreach(timer fifo list)
+  foreach(tick epoll timerfd alarm)
+    foreach(trigger et lt)
+      add_test(NAME idle_echo.${timer}.${tick}.${trigger}
+               COMMAND ${Python3_EXECUTABLE} ${IDLE_ECHO_TEST} --binary $<TARGET_FILE:idle_echo>
+                       --timer ${timer} --tick ${tick} --trigger ${trigger})
+      set_tests_properties(idle_echo.${timer}.${tick}.${trigger} PROPERTIES
+                           TIMEOUT 120 LABELS integration)
+    endforeach()
+  endforeach()
+endforeach()
+
+add_test(NAME idle_echo.args
+         COMMAND ${Python3_EXECUTABLE} ${IDLE_ECHO_TEST} --binary $<TARGET_FILE:idle_echo>
+                 --args-only)
+set_tests_properties(idle_echo.args PROPERTIES TIMEOUT 60 LABELS integration)
