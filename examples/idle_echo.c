@@ -179,6 +179,11 @@ static void on_readable(struct conn *c)
 static void on_timeout(struct conn *c, int cls)
 {
     (void)cls;
+    /* A message that waits unread (its event is in a later batch) is activity, not silence. */
+    if (conn_unread(c)) {
+        on_readable(c);
+        return;
+    }
     conn_close(c, CLOSE_IDLE_TIMEOUT);
 }
 

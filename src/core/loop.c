@@ -18,10 +18,9 @@
 struct loop {
     int epfd;
     bool stopping;
-    /* The clock read at this wake-up, in ms rounded down (deadlines are due once it reaches
-     * them, so never early) and rounded up (what timers are armed from, so a deadline is never
-     * nearer than its duration to the real time of the activity). */
-    uint64_t now, now_up;
+    /* The clock read at this wake-up, in ms rounded down: deadlines are due once it reaches
+     * them, so never early. */
+    uint64_t now;
     struct timers *timers;
     timer_expire_fn on_expire;
     void *expire_ctx;
@@ -33,9 +32,7 @@ struct loop {
 
 static void read_clock(struct loop *loop)
 {
-    uint64_t ns = clock_now_ns();
-    loop->now = ns / 1000000u;
-    loop->now_up = (ns + 999999u) / 1000000u;
+    loop->now = clock_now_ns() / 1000000u;
 }
 
 struct loop *loop_new(const struct loop_config *cfg)
@@ -166,5 +163,7 @@ struct timers *loop_timers(struct loop *loop)
 
 void loop_arm(struct loop *loop, struct timer_node *node, int cls)
 {
-    timers_arm(loop->timers, node, cls, loop->now_up);
+    /* A fresh reading, not the turn's: bytes read late in a long turn arrived after it began,
+     * and a deadline armed from the turn's start would close that client early. */
+    timers_arm(loop->timers, node, cls, (clock_now_ns() + 999999u) / 1000000u);
 }

@@ -67,11 +67,11 @@ void loop_tick(struct loop *loop);
 /* The monotonic time in ms, read once per wake-up. */
 uint64_t loop_now(const struct loop *loop);
 
-/* The loop's timer container; prefer loop_arm(), which arms from the clock rounded up. */
+/* The loop's timer container; prefer loop_arm(), which arms from a fresh clock, rounded up. */
 struct timers *loop_timers(struct loop *loop);
 
-/* Arms node in class cls from the loop's cached clock, rounded up to the next ms so that it
- * never expires sooner than its duration after now. O(1) with the fifo container. */
+/* Arms node in class cls from the clock read now and rounded up to the next ms, so that it never
+ * expires sooner than its duration after the activity. One vDSO clock read; O(1) with fifo. */
 void loop_arm(struct loop *loop, struct timer_node *node, int cls);
 
 #endif

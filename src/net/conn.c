@@ -64,6 +64,13 @@ void conn_set_close_all(struct conn_set *set, enum close_reason why)
         conn_close(set->first, why);
 }
 
+bool conn_unread(const struct conn *c)
+{
+    char byte;
+    ssize_t n = recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EINTR);
+}
+
 bool conn_pending(const struct conn *c)
 {
     return buf_readable(&c->out) > 0 || c->file_fd >= 0;

@@ -111,6 +111,13 @@ void conn_send_file(struct conn *c, int fd, off_t off, off_t len);
  */
 int conn_flush(struct conn *c, size_t *written);
 
+/*
+ * True when the peer's bytes (or its EOF) wait unread in the socket. A timeout handler asks it
+ * before closing a read-side phase as inactive: after a stall, a ready event may still sit in
+ * a later epoll batch than the expiry. One recv(MSG_PEEK) syscall.
+ */
+bool conn_unread(const struct conn *c);
+
 /* True while bytes or a file body are queued. */
 bool conn_pending(const struct conn *c);
 
