@@ -6,7 +6,7 @@ HOST       ?= 127.0.0.1
 PORT       ?= 9006
 CTEST       = ctest --output-on-failure -j$(JOBS) --timeout 300
 
-.PHONY: all deps build run run-echo test test-release asan bench format format-check clean
+.PHONY: all deps build site run run-echo test test-release asan bench format format-check clean
 
 all: build
 
@@ -17,11 +17,14 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
-# Serves until Ctrl-C (SIGINT) or SIGTERM. Until the HTTP server lands, this is seed 000's
-# idle-connection echo server rebuilt on the core.
-run: build
-	@echo "idle_echo on $(HOST):$(PORT) (try: nc $(HOST) $(PORT)); Ctrl-C stops it"
-	@$(BUILD)/idle_echo $(HOST) $(PORT)
+# The bundled site's generated files (an image and a download).
+site:
+	@python3 scripts/gen_site.py
+
+# Serves www/ until Ctrl-C (SIGINT) or SIGTERM.
+run: build site
+	@echo "tinyweb: open http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
+	@$(BUILD)/tinyweb --root www --listen $(HOST):$(PORT)
 
 # Seed 000's idle-connection echo server rebuilt on the core.
 run-echo: build

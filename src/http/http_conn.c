@@ -1,0 +1,611 @@
+/*
+ * The per-connection HTTP state machine. See http_conn.h.
+ */
+#include "http_conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/defs.h"
+#include "http/http_cond.h"
+#include "http/http_response.h"
+#include "http/http_static.h"
+
+enum phase {
+    PHASE_HEAD,   /* reading a request head (header timeout) */
+    PHASE_BODY,   /* reading and discarding a request body (body timeout) */
+    PHASE_SEND,   /* writing a response; reading paused (send timeout) */
+    PHASE_IDLE,   /* keep-alive, between requests (idle timeout) */
+    PHASE_LINGER, /* done: our side is shut down, the client's bytes are drained */
+};
+
+/* What a step of the state machine left the connection in. */
+enum step { STEP_NEXT, STEP_WAIT, STEP_CLOSED };
+
+struct http_conn {
+    struct conn conn; /* first: the conn_set allocates struct http_conn */
+    uint8_t phase;
+    bool keep_alive;    /* keep the connection once this response is sent */
+    bool http10;        /* the request was HTTP/1.0 */
+    bool linger;        /* the client may still be sending: drain before closing */
+    bool chunked;       /* the body being read is chunked */
+    uint32_t head_len;  /* PHASE_BODY: the request head, kept at the front of conn.in */
+    uint32_t scanned;   /* PHASE_HEAD: bytes of the head already found incomplete */
+    uint64_t body_left; /* PHASE_BODY, Content-Length: bytes still to come */
+    uint64_t body_seen; /* PHASE_BODY: body bytes read so far */
+    struct http_chunked chunk;
+};
+
+static enum step process(struct http_conn *hc);
+
+static struct http_loop *loop_of(struct http_conn *hc)
+{
+    return container_of(hc->conn.set, struct http_loop, conns);
+}
+
+static void arm(struct http_conn *hc, enum http_timeout t)
+{
+    conn_arm(&hc->conn, t);
+}
+
+/* The Date header, formatted at most once per second of the loop's clock. */
+static const char *date_now(struct http_loop *h)
+{
+    time_t now = time(NULL);
+    if (now != h->date_sec) {
+        h->date_sec = now;
+        http_date_format(now, h->date);
+    }
+    return h->date;
+}
+
+static void peer_text(const struct conn *c, char *out, size_t len)
+{
+    const struct sockaddr_storage *ss = &c->peer;
+    const void *addr = ss->ss_family == AF_INET6
+                           ? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
+                           : (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+    if (!inet_ntop(ss->ss_family, addr, out, (socklen_t)len))
+        snprintf(out, len, "-");
+}
+
+static struct log_str str_of(struct http_str s)
+{
+    return (struct log_str){s.len ? s.p : NULL, s.len};
+}
+
+static void log_request(struct http_loop *h, struct http_conn *hc, const struct http_request *req,
+                        int status, uint64_t bytes)
+{
+    h->stats.responses[status / 100 < 6 ? status / 100 : 0]++;
+    struct log *l = h->settings->access_log;
+    if (!log_enabled(l))
+        return;
+    char client[INET6_ADDRSTRLEN];
+    peer_text(&hc->conn, client, sizeof(client));
+    struct log_access a = {.client = client, .time = h->date_sec, .status = status, .bytes = bytes};
+    if (req) {
+        a.method = str_of(req->method_name);
+        a.target = str_of(req->target);
+        a.version = (struct log_str){req->minor ? "HTTP/1.1" : "HTTP/1.0", 8};
+        for (size_t i = 0; i < req->nheaders; i++) {
+            const struct http_header *f = &req->headers[i];
+            if (f->name.len == 7 && strncasecmp(f->name.p, "referer", 7) == 0)
+                a.referer = str_of(f->value);
+            else if (f->name.len == 10 && strncasecmp(f->name.p, "user-agent", 10) == 0)
+                a.user_agent = str_of(f->value);
+        }
+    }
+    log_access(l, &a);
+}
+
+/* Queues a head and an optional in-memory body; the connection then enters PHASE_SEND. */
+static int queue_head(struct http_conn *hc, const struct http_head *head, const char *body,
+                      size_t body_len)
+{
+    char buf[HTTP_HEAD_MAX + 2048];
+    size_t n = http_head_write(buf, sizeof(buf), head);
+    if (n == 0)
+        return -ENOSPC;
+    int rc = buf_append(&hc->conn.out, buf, n);
+    if (rc == 0 && body_len > 0)
+        rc = buf_append(&hc->conn.out, body, body_len);
+    hc->phase = PHASE_SEND;
+    return rc;
+}
+
+/* An error page. Errors found while parsing leave the framing in doubt: those close. */
+static int respond_error(struct http_conn *hc, const struct http_request *req, int status,
+                         bool head_only, const char *allow)
+{
+    struct http_loop *h = loop_of(hc);
+    char page[512];
+    size_t len = http_error_page(page, sizeof(page), status);
+    struct http_head head = {
+        .status = status,
+        .keep_alive = hc->keep_alive,
+        .http10 = hc->http10,
+        .date = date_now(h),
+        .content_type = "text/html; charset=utf-8",
+        .content_length = (int64_t)len,
+        .allow = allow,
+    };
+    log_request(h, hc, req, status, head_only ? 0 : len);
+    return queue_head(hc, &head, page, head_only ? 0 : len);
+}
+
+/* GET or HEAD of a static file. */
+static int respond_static(struct http_conn *hc, const struct http_request *req)
+{
+    struct http_loop *h = loop_of(hc);
+    struct http_static res;
+    http_static_resolve(h->settings->root_fd, req, h->scratch, h->scratch_len, &res);
+    bool head_only = req->method == HTTP_HEAD;
+    struct http_head head = {
+        .status = res.status,
+        .keep_alive = hc->keep_alive,
+        .http10 = hc->http10,
+        .date = date_now(h),
+        .content_length = -1,
+    };
+    char page[512];
+    size_t page_len = 0;
+    switch (res.status) {
+    case 200:
+    case 206:
+        head.content_type = res.content_type;
+        head.content_length = res.length;
+        head.last_modified = res.last_modified[0] ? res.last_modified : NULL;
+        head.etag = res.etag;
+        head.accept_ranges = true;
+        head.content_range = res.status == 206 ? res.content_range : NULL;
+        break;
+    case 304:
+        head.last_modified = res.last_modified[0] ? res.last_modified : NULL;
+        head.etag = res.etag;
+        break;
+    default:
+        page_len = http_error_page(page, sizeof(page), res.status);
+        head.content_type = "text/html; charset=utf-8";
+        head.content_length = (int64_t)page_len;
+        head.location = res.location;
+        head.content_range = res.status == 416 ? res.content_range : NULL;
+        break;
+    }
+    bool file_body = res.fd >= 0 && !head_only && res.length > 0;
+    uint64_t body_bytes = head_only ? 0 : file_body ? (uint64_t)res.length : page_len;
+    log_request(h, hc, req, res.status, body_bytes);
+    int rc = queue_head(hc, &head, page, head_only ? 0 : page_len);
+    if (file_body && rc == 0)
+        conn_send_file(&hc->conn, res.fd, res.offset, res.length);
+    else if (res.fd >= 0)
+        close(res.fd);
+    return rc;
+}
+
+/* The response to a complete request (its body, if any, already read). */
+static int respond(struct http_conn *hc, const struct http_request *req)
+{
+    switch (req->method) {
+    case HTTP_GET:
+    case HTTP_HEAD:
+        return respond_static(hc, req);
+    case HTTP_OTHER:
+        return respond_error(hc, req, 501, false, NULL);
+    default:
+        /* Static files are read, never written. */
+        return respond_error(hc, req, 405, false, "GET, HEAD");
+    }
+}
+
+/* A request that cannot be answered in sync with the stream: answer, then close. */
+static enum step reject(struct http_conn *hc, const struct http_request *req, int status)
+{
+    hc->keep_alive = false;
+    hc->linger = true;
+    /* The answer (and its log line) is built from req's slices before the buffer goes. */
+    int rc = respond_error(hc, req, status, req && req->method == HTTP_HEAD, NULL);
+    buf_release(&hc->conn.in);
+    if (rc == 0)
+        return STEP_NEXT;
+    conn_close(&hc->conn, CLOSE_ERROR);
+    return STEP_CLOSED;
+}
+
+static enum step parse_head(struct http_conn *hc, struct http_request *req, int *head_len)
+{
+    struct http_loop *h = loop_of(hc);
+    struct buf *in = &hc->conn.in;
+    int status = 400;
+    req->headers = h->headers;
+    size_t len = buf_readable(in);
+    *head_len = http_parse_request(in->data + in->off, len, hc->scanned, &h->settings->limits, req,
+                                   &status);
+    if (*head_len == HTTP_PARSE_INCOMPLETE) {
+        /* Only new bytes are scanned next time (a byte-at-a-time head costs O(n), not O(n^2)). */
+        hc->scanned = (uint32_t)len;
+        return STEP_WAIT;
+    }
+    hc->scanned = 0;
+    if (*head_len < 0) {
+        hc->http10 = false;
+        return reject(hc, NULL, status);
+    }
+    return STEP_NEXT;
+}
+
+/* A complete head is at the front of conn.in: answer it, or start reading its body. */
+static enum step on_head(struct http_conn *hc)
+{
+    struct http_loop *h = loop_of(hc);
+    struct http_request req;
+    int head_len;
+    enum step s = parse_head(hc, &req, &head_len);
+    if (s != STEP_NEXT || head_len < 0)
+        return s;
+    h->stats.requests++;
+    hc->http10 = req.minor == 0;
+    hc->keep_alive = req.keep_alive && !h->draining;
+    bool has_body = req.chunked || (req.has_content_length && req.content_length > 0);
+    bool needs_length =
+        req.method == HTTP_POST || req.method == HTTP_PUT || req.method == HTTP_PATCH;
+    if (!has_body) {
+        if (needs_length && !req.has_content_length)
+            return reject(hc, &req, 411);
+        int rc = respond(hc, &req);
+        buf_consume(&hc->conn.in, (size_t)head_len);
+        return rc == 0 ? STEP_NEXT : (conn_close(&hc->conn, CLOSE_ERROR), STEP_CLOSED);
+    }
+    if (req.has_content_length && req.content_length > h->settings->max_body_bytes)
+        return reject(hc, &req, 413);
+    if (req.expect_continue) {
+        /* The client waits before sending the body; nothing here needs it, so answer now
+         * without reading it (RFC 9110 §10.1.1) and close. */
+        hc->keep_alive = false;
+        hc->linger = true;
+        int rc = respond(hc, &req);
+        buf_release(&hc->conn.in);
+        return rc == 0 ? STEP_NEXT : (conn_close(&hc->conn, CLOSE_ERROR), STEP_CLOSED);
+    }
+    /* Keep the head in place (the answer is built from it once the body is read) and discard
+     * the body as it arrives, so the connection stays in sync for the next request. */
+    hc->phase = PHASE_BODY;
+    hc->head_len = (uint32_t)head_len;
+    hc->chunked = req.chunked;
+    hc->body_left = req.chunked ? 0 : req.content_length;
+    hc->body_seen = 0;
+    if (req.chunked)
+        http_chunked_init(&hc->chunk);
+    arm(hc, HTTP_TIMEOUT_BODY);
+    return STEP_NEXT;
+}
+
+/* Removes n bytes at offset at of the readable bytes of b. */
+static void buf_cut(struct buf *b, size_t at, size_t n)
+{
+    char *p = b->data + b->off + at;
+    memmove(p, p + n, buf_readable(b) - at - n);
+    b->len -= n;
+}
+
+/* Discards the body bytes buffered after the head. STEP_WAIT until the body is complete. */
+static enum step on_body(struct http_conn *hc)
+{
+    struct http_loop *h = loop_of(hc);
+    struct buf *in = &hc->conn.in;
+    size_t avail = buf_readable(in) - hc->head_len;
+    if (avail == 0)
+        return STEP_WAIT;
+    bool done;
+    if (!hc->chunked) {
+        size_t take = avail < hc->body_left ? avail : (size_t)hc->body_left;
+        buf_cut(in, hc->head_len, take);
+        hc->body_left -= take;
+        done = hc->body_left == 0;
+    } else {
+        size_t len = avail;
+        ssize_t rest = http_chunked_decode(&hc->chunk, in->data + in->off + hc->head_len, &len);
+        if (rest == HTTP_PARSE_ERROR)
+            return reject(hc, NULL, 400);
+        hc->body_seen += len;
+        if (hc->body_seen > h->settings->max_body_bytes)
+            return reject(hc, NULL, 413);
+        /* The decoded data is dropped; bytes after the body (the next request) move up. */
+        size_t after = rest >= 0 ? (size_t)rest : 0;
+        buf_cut(in, hc->head_len, avail - after);
+        done = rest >= 0;
+    }
+    arm(hc, HTTP_TIMEOUT_BODY);
+    if (!done)
+        return STEP_WAIT;
+    /* Parse the kept head again: the buffer may have moved while the body was read. */
+    struct http_request req;
+    int head_len;
+    enum step s = parse_head(hc, &req, &head_len);
+    if (s != STEP_NEXT || head_len < 0)
+        return s;
+    hc->keep_alive = req.keep_alive && !h->draining;
+    int rc = respond(hc, &req);
+    buf_consume(in, (size_t)head_len);
+    return rc == 0 ? STEP_NEXT : (conn_close(&hc->conn, CLOSE_ERROR), STEP_CLOSED);
+}
+
+/* Our side is done but the client may still be sending: shut down writing and drain. */
+static enum step start_linger(struct http_conn *hc)
+{
+    hc->phase = PHASE_LINGER;
+    shutdown(hc->conn.io.fd, SHUT_WR);
+    buf_release(&hc->conn.in);
+    arm(hc, HTTP_TIMEOUT_LINGER);
+    return conn_pause_read(&hc->conn, false) == 0
+               ? STEP_WAIT
+               : (conn_close(&hc->conn, CLOSE_ERROR), STEP_CLOSED);
+}
+
+/* The response is sent: keep the connection for the next request, or end it. */
+static enum step finish_response(struct http_conn *hc)
+{
+    struct conn *c = &hc->conn;
+    if (!hc->keep_alive) {
+        if (hc->linger || loop_of(hc)->settings->linger_always)
+            return start_linger(hc);
+        conn_close(c, CLOSE_DONE);
+        return STEP_CLOSED;
+    }
+    hc->phase = PHASE_IDLE;
+    if (conn_pause_read(c, false) != 0) {
+        conn_close(c, CLOSE_ERROR);
+        return STEP_CLOSED;
+    }
+    if (buf_readable(&c->in) == 0) {
+        /* An idle keep-alive connection holds no buffers. */
+        buf_release(&c->in);
+        arm(hc, HTTP_TIMEOUT_IDLE);
+    }
+    return STEP_NEXT;
+}
+
+static enum step on_send(struct http_conn *hc)
+{
+    struct conn *c = &hc->conn;
+    size_t written = 0;
+    int rc = conn_flush(c, &written);
+    if (rc == 0)
+        return finish_response(hc);
+    if (rc == -EAGAIN) {
+        /* The send timeout runs from the last write that made progress. */
+        if (written > 0 || c->timer.cls != HTTP_TIMEOUT_SEND)
+            arm(hc, HTTP_TIMEOUT_SEND);
+        if (!c->read_paused && conn_pause_read(c, true) != 0) {
+            conn_close(c, CLOSE_ERROR);
+            return STEP_CLOSED;
+        }
+        return STEP_WAIT;
+    }
+    conn_close(c, rc == -EPIPE || rc == -ECONNRESET ? CLOSE_PEER : CLOSE_ERROR);
+    return STEP_CLOSED;
+}
+
+static enum step process(struct http_conn *hc)
+{
+    for (;;) {
+        enum step s;
+        switch (hc->phase) {
+        case PHASE_IDLE:
+            if (buf_readable(&hc->conn.in) == 0)
+                return STEP_WAIT;
+            /* The first byte of the next request: its whole head must now arrive in time. */
+            hc->phase = PHASE_HEAD;
+            arm(hc, HTTP_TIMEOUT_HEADER);
+            /* fall through */
+        case PHASE_HEAD:
+            s = buf_readable(&hc->conn.in) ? on_head(hc) : STEP_WAIT;
+            break;
+        case PHASE_BODY:
+            s = on_body(hc);
+            break;
+        case PHASE_SEND:
+            s = on_send(hc);
+            break;
+        default:
+            buf_release(&hc->conn.in);
+            s = STEP_WAIT;
+            break;
+        }
+        if (s != STEP_NEXT)
+            return s;
+    }
+}
+
+static void on_readable(struct conn *c)
+{
+    struct http_conn *hc = (struct http_conn *)c;
+    bool edge = c->set->trigger & EPOLLET;
+    do {
+        ssize_t n = conn_read(c);
+        if (n == -EAGAIN)
+            return;
+        if (n <= 0) {
+            /* EOF while lingering is the goal; elsewhere the client left or failed. */
+            conn_close(c, hc->phase == PHASE_LINGER ? CLOSE_DONE
+                          : n == 0                  ? CLOSE_PEER
+                                                    : CLOSE_ERROR);
+            return;
+        }
+        if (process(hc) == STEP_CLOSED)
+            return;
+    } while (edge && !c->read_paused);
+}
+
+static void on_writable(struct conn *c)
+{
+    /* When the response completes, reading resumes through epoll_ctl(MOD), which reports bytes
+     * that arrived meanwhile, in edge-triggered mode too. */
+    process((struct http_conn *)c);
+}
+
+/* A 408 is sent only while no byte of a response has been; it is best effort before closing. */
+static void send_timeout_page(struct http_conn *hc)
+{
+    struct conn *c = &hc->conn;
+    if (conn_pending(c))
+        return;
+    hc->keep_alive = false;
+    if (respond_error(hc, NULL, 408, false, NULL) == 0)
+        conn_flush(c, NULL);
+}
+
+static void on_timeout(struct conn *c, int cls)
+{
+    struct http_conn *hc = (struct http_conn *)c;
+    switch (cls) {
+    case HTTP_TIMEOUT_HEADER:
+        /* A connection that never sent a byte gets no answer, as in nginx. */
+        if (buf_readable(&c->in) > 0)
+            send_timeout_page(hc);
+        conn_close(c, CLOSE_HEADER_TIMEOUT);
+        break;
+    case HTTP_TIMEOUT_BODY:
+        /* Body bytes waiting unread are progress the loop has not reached yet. */
+        if (conn_unread(c)) {
+            on_readable(c);
+            break;
+        }
+        send_timeout_page(hc);
+        conn_close(c, CLOSE_BODY_TIMEOUT);
+        break;
+    case HTTP_TIMEOUT_SEND:
+        conn_close(c, CLOSE_SEND_TIMEOUT);
+        break;
+    case HTTP_TIMEOUT_IDLE:
+        /* The next request waiting unread is activity, not idleness. */
+        if (conn_unread(c)) {
+            on_readable(c);
+            break;
+        }
+        conn_close(c, CLOSE_IDLE_TIMEOUT);
+        break;
+    default:
+        conn_close(c, CLOSE_DONE);
+        break;
+    }
+}
+
+static void on_close(struct conn *c, enum close_reason why)
+{
+    struct http_loop *h = container_of(c->set, struct http_loop, conns);
+    (void)why;
+    /* The last connection of a draining loop: the loop's work is done. */
+    if (h->draining && c->set->live == 1)
+        loop_stop(h->loop);
+}
+
+static const struct conn_handler http_handler = {
+    .on_readable = on_readable,
+    .on_writable = on_writable,
+    .on_timeout = on_timeout,
+    .on_close = on_close,
+};
+
+static void on_expire(struct timer_node *node, int cls, void *ctx)
+{
+    struct http_loop *h = ctx;
+    if (cls == HTTP_TIMEOUT_SHUTDOWN) {
+        conn_set_close_all(&h->conns, CLOSE_SHUTDOWN);
+        loop_stop(h->loop);
+        return;
+    }
+    conn_set_expire(node, cls, &h->conns);
+}
+
+void http_loop_configure(struct http_loop *h, const struct http_settings *s,
+                         struct loop_config *cfg)
+{
+    memset(h, 0, sizeof(*h));
+    h->settings = s;
+    cfg->timeouts_ms = s->timeouts_ms;
+    cfg->nclasses = HTTP_TIMEOUT_COUNT;
+    cfg->on_expire = on_expire;
+    cfg->expire_ctx = h;
+}
+
+int http_loop_init(struct http_loop *h, struct loop *loop, uint32_t trigger)
+{
+    h->loop = loop;
+    timer_node_init(&h->shutdown_timer);
+    conn_set_init(&h->conns, loop, &http_handler, trigger, sizeof(struct http_conn));
+    /* The decoded path, then a redirect target: percent-encoding can triple the path. */
+    h->scratch_len = 8 * h->settings->limits.max_uri_bytes + 64;
+    h->scratch = malloc(h->scratch_len);
+    h->headers = calloc(h->settings->limits.max_headers, sizeof(*h->headers));
+    if (!h->scratch || !h->headers) {
+        http_loop_free(h);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void http_loop_accept(struct http_loop *h, int fd, const struct sockaddr *peer, socklen_t len)
+{
+    if (h->draining || h->conns.live >= h->settings->max_connections) {
+        static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nServer: tinyweb\r\n"
+                                   "Content-Length: 0\r\nConnection: close\r\n\r\n";
+        /* Best effort: a fresh socket's buffer takes it whole, or the client sees a close. */
+        ssize_t n = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n;
+        close(fd);
+        h->stats.rejected++;
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct conn *c = conn_open(&h->conns, fd, peer, len);
+    if (!c)
+        return;
+    ((struct http_conn *)c)->phase = PHASE_HEAD;
+    conn_arm(c, HTTP_TIMEOUT_HEADER);
+}
+
+void http_loop_drain(struct http_loop *h)
+{
+    if (h->draining)
+        return;
+    h->draining = true;
+    /* Idle connections, those with no byte of a request yet, and those only draining the
+     * client's bytes after their last response close now. */
+    struct conn *next;
+    for (struct conn *c = h->conns.first; c; c = next) {
+        next = c->next;
+        struct http_conn *hc = (struct http_conn *)c;
+        bool idle = hc->phase == PHASE_IDLE || hc->phase == PHASE_LINGER ||
+                    (hc->phase == PHASE_HEAD && buf_readable(&c->in) == 0);
+        if (idle)
+            conn_close(c, CLOSE_SHUTDOWN);
+        else
+            hc->keep_alive = false;
+    }
+    if (h->conns.live == 0) {
+        loop_stop(h->loop);
+        return;
+    }
+    loop_arm(h->loop, &h->shutdown_timer, HTTP_TIMEOUT_SHUTDOWN);
+}
+
+void http_loop_free(struct http_loop *h)
+{
+    timers_cancel(loop_timers(h->loop), &h->shutdown_timer);
+    conn_set_free(&h->conns);
+    free(h->scratch);
+    free(h->headers);
+    h->scratch = NULL;
+    h->headers = NULL;
+}

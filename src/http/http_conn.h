@@ -1,0 +1,88 @@
+/*
+ * The HTTP/1.1 side of one event loop: every connection's state machine, its per-phase
+ * timeouts, and graceful shutdown.
+ *
+ * A connection's life: accept -> reading head (header timeout: the whole head must arrive in
+ * time, never extended) -> reading body (body timeout, extended by progress) -> responding (send
+ * timeout, extended by progress; reading paused) -> keep-alive idle (idle timeout; buffers
+ * released) -> reading head again when bytes arrive, or close. Pipelined requests are answered
+ * in order. Every close goes through conn_close() and is counted by reason.
+ */
+#ifndef TINYWEB_HTTP_HTTP_CONN_H
+#define TINYWEB_HTTP_HTTP_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/loop.h"
+#include "http/http_parser.h"
+#include "log/log.h"
+#include "net/conn.h"
+
+/* The timeout classes of the loop's timer container, in this order. */
+enum http_timeout {
+    HTTP_TIMEOUT_HEADER,
+    HTTP_TIMEOUT_BODY,
+    HTTP_TIMEOUT_SEND,
+    HTTP_TIMEOUT_IDLE,
+    HTTP_TIMEOUT_LINGER,   /* draining a client's bytes after the last response */
+    HTTP_TIMEOUT_SHUTDOWN, /* the loop's graceful-shutdown deadline */
+    HTTP_TIMEOUT_COUNT
+};
+
+/* Settings every loop reads and none writes. */
+struct http_settings {
+    int root_fd;
+    struct http_limits limits;
+    uint64_t max_body_bytes;
+    size_t max_connections; /* per loop */
+    bool linger_always;     /* -o 1 */
+    uint64_t timeouts_ms[HTTP_TIMEOUT_COUNT];
+    struct log *access_log; /* NULL: off */
+    struct log *error_log;  /* NULL: off */
+};
+
+/* Counters of one loop; read them from its thread, or sum copies taken there. */
+struct http_stats {
+    uint64_t requests;
+    uint64_t responses[6]; /* by status class: [1] 1xx ... [5] 5xx */
+    uint64_t rejected;     /* connections refused at --max-connections */
+};
+
+/* One loop's HTTP state. Owned by the loop's thread. */
+struct http_loop {
+    const struct http_settings *settings;
+    struct loop *loop;
+    struct conn_set conns;
+    struct timer_node shutdown_timer;
+    bool draining;
+    struct http_stats stats;
+    time_t date_sec; /* the second date[] shows */
+    char date[32];   /* the Date header, formatted once per second */
+    char *scratch;   /* path decoding and redirect targets */
+    size_t scratch_len;
+    struct http_header *headers; /* the parser's field array */
+};
+
+/* Fills the loop_config fields that route timer expiries here. Call before loop_new(). */
+void http_loop_configure(struct http_loop *h, const struct http_settings *s,
+                         struct loop_config *cfg);
+
+/* Initialises h on loop (created with http_loop_configure's config). 0 or -ENOMEM. */
+int http_loop_init(struct http_loop *h, struct loop *loop, uint32_t trigger);
+
+/* Takes over an accepted socket (a listener_accept_fn's work). */
+void http_loop_accept(struct http_loop *h, int fd, const struct sockaddr *peer, socklen_t len);
+
+/*
+ * Starts a graceful shutdown: idle connections close now, responses in flight finish with
+ * "Connection: close", and the loop stops once no connection is left or the shutdown timeout
+ * passes (the rest are then closed). The caller stops accepting first.
+ */
+void http_loop_drain(struct http_loop *h);
+
+/* Closes every connection and frees h's memory. */
+void http_loop_free(struct http_loop *h);
+
+#endif

@@ -1,0 +1,373 @@
+/*
+ * Threads, loops and wiring. See server.h.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "core/defs.h"
+#include "core/sig.h"
+#include "core/tick.h"
+#include "http/http_conn.h"
+#include "net/listener.h"
+
+/* How long a client may keep sending after our last response before we close (nginx's
+ * lingering_timeout). */
+#define LINGER_TIMEOUT_MS 5000
+/* fds kept for logs, the root, epoll, eventfds and the listener's reserve. */
+#define FD_RESERVE 64
+
+enum { WAKE_STOP = 1, WAKE_EXIT = 2 };
+
+struct worker {
+    struct server *srv;
+    int index;
+    pthread_t thread;
+    struct loop *loop;
+    struct http_loop http;
+    struct listener listener;
+    struct loop_io wake_io;
+    int wake_fd;
+    atomic_uint commands; /* WAKE_* bits posted by the main thread */
+    int rc;
+};
+
+struct server {
+    const struct config *cfg;
+    struct http_settings settings;
+    struct log *access_log, *error_log;
+    int nworkers;
+    struct worker *workers;
+    struct loop *main_loop; /* signals, when the loops run on threads of their own */
+    bool stopping;
+};
+
+static void worker_stop(struct worker *w)
+{
+    listener_close(&w->listener);
+    http_loop_drain(&w->http);
+}
+
+static void on_wake(struct loop *loop, struct loop_io *io, uint32_t events)
+{
+    (void)loop;
+    (void)events;
+    struct worker *w = container_of(io, struct worker, wake_io);
+    uint64_t n;
+    /* Reading resets the eventfd; the commands themselves are in the atomic word. */
+    ssize_t r = read(io->fd, &n, sizeof(n));
+    (void)r;
+    unsigned cmd = atomic_exchange(&w->commands, 0);
+    if (cmd & WAKE_STOP)
+        worker_stop(w);
+}
+
+static void post(struct worker *w, unsigned cmd)
+{
+    atomic_fetch_or(&w->commands, cmd);
+    uint64_t one = 1;
+    ssize_t r = write(w->wake_fd, &one, sizeof(one));
+    (void)r;
+}
+
+static void on_signal(int signo, void *ctx)
+{
+    struct server *srv = ctx;
+    if (signo == SIGHUP) {
+        int a = log_reopen(srv->access_log), e = log_reopen(srv->error_log);
+        log_msg(srv->error_log, LOG_LEVEL_INFO, "SIGHUP: log files reopened%s",
+                a || e ? " (with errors)" : "");
+        return;
+    }
+    if (srv->stopping)
+        return;
+    srv->stopping = true;
+    log_msg(srv->error_log, LOG_LEVEL_INFO, "%s: stopping gracefully (up to %llu ms)",
+            signo == SIGTERM ? "SIGTERM" : "SIGINT",
+            (unsigned long long)srv->cfg->shutdown_timeout_ms);
+    if (!srv->main_loop) {
+        worker_stop(&srv->workers[0]);
+        return;
+    }
+    for (int i = 0; i < srv->nworkers; i++)
+        post(&srv->workers[i], WAKE_STOP);
+    loop_stop(srv->main_loop);
+}
+
+static void on_accept(struct listener *l, int fd, const struct sockaddr *peer, socklen_t len)
+{
+    struct worker *w = l->data;
+    http_loop_accept(&w->http, fd, peer, len);
+}
+
+static int worker_open(struct server *srv, struct worker *w, const char *port, char *err,
+                       size_t errlen)
+{
+    const struct config *cfg = srv->cfg;
+    struct loop_config lc = {.timer = cfg->timer, .tick = cfg->tick, .tick_ms = cfg->tick_ms};
+    w->srv = srv;
+    w->wake_fd = -1;
+    http_loop_configure(&w->http, &srv->settings, &lc);
+    w->loop = loop_new(&lc);
+    if (!w->loop) {
+        snprintf(err, errlen, "cannot create an event loop: %s", strerror(errno));
+        return -errno;
+    }
+    int rc = http_loop_init(&w->http, w->loop, cfg->conn_et ? EPOLLET : 0);
+    if (rc != 0) {
+        snprintf(err, errlen, "out of memory");
+        return rc;
+    }
+    w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->wake_fd < 0 || (rc = loop_add(w->loop, &w->wake_io, w->wake_fd, EPOLLIN, on_wake))) {
+        snprintf(err, errlen, "eventfd: %s", strerror(errno));
+        return -errno;
+    }
+    rc = listener_open(&w->listener, w->loop, cfg->host, port, SOMAXCONN,
+                       cfg->listen_et ? EPOLLET : 0, srv->nworkers > 1, on_accept, err, errlen);
+    w->listener.data = w;
+    return rc;
+}
+
+static void worker_close(struct worker *w)
+{
+    if (!w->loop)
+        return;
+    listener_close(&w->listener);
+    if (w->http.scratch)
+        http_loop_free(&w->http);
+    if (w->wake_fd >= 0) {
+        loop_del(w->loop, &w->wake_io);
+        close(w->wake_fd);
+    }
+    loop_free(w->loop);
+    w->loop = NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    /* Signals belong to the main thread's unified event source. */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    w->rc = loop_run(w->loop);
+    return NULL;
+}
+
+/* Raises the soft fd limit to the hard one and fits --max-connections under it. */
+static size_t fit_connections(struct server *srv)
+{
+    struct rlimit rl;
+    uint64_t want = srv->cfg->max_connections;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return want;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    /* A connection holds its socket, and a file only while sending it: past this, a request
+     * may find no fd for its file (503) but the connections themselves still fit. */
+    uint64_t room = rl.rlim_cur > FD_RESERVE ? rl.rlim_cur - FD_RESERVE : 1;
+    if (want > room) {
+        log_msg(srv->error_log, LOG_LEVEL_WARN,
+                "--max-connections %llu lowered to %llu: the open-file limit is %llu",
+                (unsigned long long)want, (unsigned long long)room,
+                (unsigned long long)rl.rlim_cur);
+        want = room;
+    }
+    return want;
+}
+
+static struct log *open_log(const char *path, int std_fd, bool async, char *err, size_t errlen)
+{
+    struct log_config lc = {
+        .path = path, .std_fd = std_fd, .level = LOG_LEVEL_INFO, .async = async};
+    return log_open(&lc, err, errlen);
+}
+
+static int open_logs(struct server *srv, char *err, size_t errlen)
+{
+    const struct config *cfg = srv->cfg;
+    if (cfg->log_off)
+        return 0;
+    srv->error_log = open_log(cfg->error_log, STDERR_FILENO, cfg->log_async, err, errlen);
+    if (!srv->error_log)
+        return -1;
+    if (strcmp(cfg->access_log, "off") != 0) {
+        srv->access_log = open_log(cfg->access_log, STDOUT_FILENO, cfg->log_async, err, errlen);
+        if (!srv->access_log)
+            return -1;
+    }
+    return 0;
+}
+
+static void report(struct server *srv)
+{
+    struct http_stats sum = {0};
+    uint64_t closed[CLOSE_REASON_MAX] = {0};
+    for (int i = 0; i < srv->nworkers; i++) {
+        const struct worker *w = &srv->workers[i];
+        sum.requests += w->http.stats.requests;
+        sum.rejected += w->http.stats.rejected;
+        for (int r = 0; r < CLOSE_REASON_MAX; r++)
+            closed[r] += w->http.conns.closed[r];
+    }
+    char line[512];
+    int n = snprintf(line, sizeof(line), "stopped: %llu requests, %llu refused; closed:",
+                     (unsigned long long)sum.requests, (unsigned long long)sum.rejected);
+    for (int r = 0; r < CLOSE_REASON_MAX && n > 0 && (size_t)n < sizeof(line); r++)
+        n += snprintf(line + n, sizeof(line) - (size_t)n, " %s %llu", close_reason_name(r),
+                      (unsigned long long)closed[r]);
+    log_msg(srv->error_log, LOG_LEVEL_INFO, "%s", line);
+}
+
+static void no_timers(struct timer_node *node, int cls, void *ctx)
+{
+    (void)node;
+    (void)cls;
+    (void)ctx;
+}
+
+/*
+ * One loop: it runs here, with the unified event source on it, exactly the seeds' shape. More:
+ * each runs on a thread of its own and this thread keeps a small loop for signals only.
+ */
+static int run_loops(struct server *srv)
+{
+    int rc;
+    if (srv->nworkers == 1) {
+        rc = sig_source_open(srv->workers[0].loop, on_signal, srv);
+        if (rc == 0)
+            rc = loop_run(srv->workers[0].loop);
+        sig_source_close();
+        return rc;
+    }
+    static const uint64_t unused_ms = 1000;
+    struct loop_config lc = {.timer = TIMER_FIFO,
+                             .tick = TICK_EPOLL,
+                             .tick_ms = 1000,
+                             .timeouts_ms = &unused_ms,
+                             .nclasses = 1,
+                             .on_expire = no_timers};
+    srv->main_loop = loop_new(&lc);
+    if (!srv->main_loop)
+        return -errno;
+    if ((rc = sig_source_open(srv->main_loop, on_signal, srv)) != 0)
+        goto out;
+    /* Threads inherit this mask: signals reach this thread only, so the loops' epoll_wait is
+     * never interrupted (the handler would work on any thread; this keeps EINTR away). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int started = 0;
+    for (; started < srv->nworkers; started++) {
+        struct worker *w = &srv->workers[started];
+        if ((rc = -pthread_create(&w->thread, NULL, worker_main, w)) != 0)
+            break;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0)
+        rc = loop_run(srv->main_loop);
+    /* Stop whatever still runs (the signal path posted WAKE_STOP already, unless a failure
+     * brought us here), then wait for every loop to drain. */
+    for (int i = 0; i < started; i++)
+        post(&srv->workers[i], WAKE_STOP);
+    for (int i = 0; i < started; i++) {
+        pthread_join(srv->workers[i].thread, NULL);
+        if (rc == 0)
+            rc = srv->workers[i].rc;
+    }
+out:
+    sig_source_close();
+    loop_free(srv->main_loop);
+    srv->main_loop = NULL;
+    return rc;
+}
+
+static void settings_init(struct server *srv, int root_fd, size_t max_connections)
+{
+    const struct config *cfg = srv->cfg;
+    struct http_settings *s = &srv->settings;
+    s->root_fd = root_fd;
+    s->limits = (struct http_limits){.max_header_bytes = cfg->max_header_bytes,
+                                     .max_headers = cfg->max_headers,
+                                     .max_uri_bytes = cfg->max_uri_bytes};
+    s->max_body_bytes = cfg->max_body_bytes;
+    /* An even share per loop, as nginx's worker_connections is per worker. */
+    s->max_connections = (max_connections + (size_t)srv->nworkers - 1) / (size_t)srv->nworkers;
+    s->linger_always = cfg->linger;
+    s->timeouts_ms[HTTP_TIMEOUT_HEADER] = cfg->header_timeout_ms;
+    s->timeouts_ms[HTTP_TIMEOUT_BODY] = cfg->body_timeout_ms;
+    s->timeouts_ms[HTTP_TIMEOUT_SEND] = cfg->send_timeout_ms;
+    s->timeouts_ms[HTTP_TIMEOUT_IDLE] = cfg->idle_timeout_ms;
+    s->timeouts_ms[HTTP_TIMEOUT_LINGER] = LINGER_TIMEOUT_MS;
+    s->timeouts_ms[HTTP_TIMEOUT_SHUTDOWN] = cfg->shutdown_timeout_ms;
+    s->access_log = srv->access_log;
+    s->error_log = srv->error_log;
+}
+
+int server_run(const struct config *cfg)
+{
+    struct server srv = {.cfg = cfg, .nworkers = cfg->threads};
+    char err[512];
+    int root_fd = -1, rc = 0, exit_code = 1;
+    if (open_logs(&srv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tinyweb: %s\n", err);
+        goto out;
+    }
+    root_fd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) {
+        fprintf(stderr, "tinyweb: cannot read the root %s: %s\n", cfg->root, strerror(errno));
+        goto out;
+    }
+    settings_init(&srv, root_fd, fit_connections(&srv));
+    srv.workers = calloc((size_t)srv.nworkers, sizeof(*srv.workers));
+    if (!srv.workers) {
+        fprintf(stderr, "tinyweb: out of memory\n");
+        goto out;
+    }
+    /* With port 0 the first listener picks the port and the others share it. */
+    char port[8];
+    snprintf(port, sizeof(port), "%s", cfg->port);
+    for (int i = 0; i < srv.nworkers; i++) {
+        srv.workers[i].index = i;
+        if (worker_open(&srv, &srv.workers[i], port, err, sizeof(err)) != 0) {
+            fprintf(stderr, "tinyweb: %s\n", err);
+            goto out;
+        }
+        snprintf(port, sizeof(port), "%u", srv.workers[0].listener.port);
+    }
+    bool v6 = strchr(cfg->host, ':') != NULL;
+    fprintf(stderr,
+            "tinyweb: listening on http://%s%s%s:%s/ (root %s, %d loop%s, timer %s, tick %s)\n",
+            v6 ? "[" : "", cfg->host, v6 ? "]" : "", port, cfg->root, srv.nworkers,
+            srv.nworkers > 1 ? "s" : "", timer_kind_name(cfg->timer), tick_kind_name(cfg->tick));
+    rc = run_loops(&srv);
+    if (rc != 0)
+        fprintf(stderr, "tinyweb: event loop failed: %s\n", strerror(-rc));
+    else
+        exit_code = 0;
+    report(&srv);
+out:
+    for (int i = 0; srv.workers && i < srv.nworkers; i++)
+        worker_close(&srv.workers[i]);
+    free(srv.workers);
+    if (root_fd >= 0)
+        close(root_fd);
+    log_close(srv.access_log);
+    log_close(srv.error_log);
+    return exit_code;
+}

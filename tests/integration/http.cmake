@@ -1,0 +1,58 @@
+# The HTTP integration suite (tests/integration/test_http.py) against the real tinyweb binary
+# over 127.0.0.1. Included from tests/CMakeLists.txt, where Python3_EXECUTABLE and the target
+# tinyweb exist. The suite is split by --group so that ctest -j runs the pieces in parallel:
+#
+#   http.core.t1, http.core.t4           everything about requests and responses, 1 and 4 loops
+#   http.core.m0 .. http.core.m3         every epoll trigger mode (listener+connections LT/ET),
+#                                        with graceful shutdown, on 2 loops
+#   http.core.TIMER.TICK                 every --timer x --tick combination (alarm: 1 loop)
+#   http.timeouts.TIMER.TICK             the same combinations, the timeout checks
+#   http.timeouts.t4, http.timeouts.m0   timeouts with 4 loops, and with level-triggered I/O
+#   http.limits, http.shutdown.t1/t4, http.logs.t1/t4, http.args
+#
+# The timing checks allow T + one tick + 250 ms (see DEFAULT_EPSILON_MS in test_http.py); the
+# slowest piece takes ~15 s under ASan, the whole set ~2 minutes of wall time with ctest -j2.
+
+set(TINYWEB_HTTP_TEST ${CMAKE_CURRENT_LIST_DIR}/test_http.py)
+
+# tinyweb_http_test(NAME TIMEOUT_SECONDS ARGS...): http.NAME runs test_http.py with ARGS.
+function(tinyweb_http_test name timeout)
+  add_test(NAME http.${name}
+           COMMAND ${Python3_EXECUTABLE} ${TINYWEB_HTTP_TEST} --binary $<TARGET_FILE:tinyweb>
+                   ${ARGN})
+  set_tests_properties(http.${name} PROPERTIES TIMEOUT ${timeout} LABELS "http;integration")
+endfunction()
+
+# Requests and responses, with the defaults (fifo, epoll, ET+ET) on one loop and on four.
+tinyweb_http_test(core.t1 120 --group core --threads 1)
+tinyweb_http_test(core.t4 120 --group core --threads 4)
+
+# Every trigger mode: these change how reads and writes are driven, so they run the I/O-heavy
+# groups (pipelining, byte-at-a-time heads, 10 MiB bodies, slow readers during shutdown).
+foreach(mode 0 1 2 3)
+  tinyweb_http_test(core.m${mode} 150 --group core,shutdown --threads 2 --mode ${mode})
+endforeach()
+
+# Every timer container with every tick source; alarm (SIGALRM) is process-wide: one loop.
+foreach(timer fifo list)
+  foreach(tick epoll timerfd alarm)
+    if(tick STREQUAL "alarm")
+      set(threads 1)
+    else()
+      set(threads 2)
+    endif()
+    tinyweb_http_test(core.${timer}.${tick} 120 --group core --threads ${threads}
+                      --timer ${timer} --tick ${tick})
+    tinyweb_http_test(timeouts.${timer}.${tick} 120 --group timeouts --threads ${threads}
+                      --timer ${timer} --tick ${tick})
+  endforeach()
+endforeach()
+tinyweb_http_test(timeouts.t4 120 --group timeouts --threads 4)
+tinyweb_http_test(timeouts.m0 120 --group timeouts --threads 1 --mode 0)
+
+tinyweb_http_test(limits 60 --group limits)
+tinyweb_http_test(shutdown.t1 120 --group shutdown --threads 1)
+tinyweb_http_test(shutdown.t4 120 --group shutdown --threads 4)
+tinyweb_http_test(logs.t1 60 --group logs --threads 1)
+tinyweb_http_test(logs.t4 60 --group logs --threads 4)
+tinyweb_http_test(args 60 --group args)
