@@ -6,7 +6,7 @@ HOST       ?= 127.0.0.1
 PORT       ?= 9006
 CTEST       = ctest --output-on-failure -j$(JOBS) --timeout 300
 
-.PHONY: all deps build site run run-echo test test-release asan bench format format-check clean
+.PHONY: all deps build site run run-echo test test-release asan bench bench-http-quick format format-check clean
 
 all: build
 
@@ -44,8 +44,14 @@ asan: deps
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CTEST)
 
+# Timer containers (~20 s), then HTTP against h2o and nginx (~13 min); both write
+# docs/BENCHMARKS.md. bench-http-quick: one short round of the HTTP part.
 bench: build
 	@bench/run.sh $(BUILD)
+	@bench/http_bench.sh $(BUILD)
+
+bench-http-quick: build
+	@bench/http_bench.sh $(BUILD) --quick
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i

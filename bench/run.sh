@@ -87,9 +87,16 @@ EOF
 mkdir -p "$root/docs"
 tmp=$(mktemp "$root/docs/.BENCHMARKS.md.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
+# Sections other benchmarks wrote (bench/http_bench.sh) are kept as they are.
+other_sections() {
+  [ -f "$doc" ] || return 0
+  awk '/^## / { keep = ($0 != "## Timer containers") } keep' "$doc"
+}
 {
   header
   section_timers
+  other=$(other_sections)
+  [ -n "$other" ] && printf '\n%s\n' "$other"
 } >"$tmp"
 chmod 644 "$tmp"
 mv "$tmp" "$doc"

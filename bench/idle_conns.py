@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Opens N keep-alive connections to a loopback HTTP server and holds them idle.
+
+Usage: bench/idle_conns.py HOST PORT N PATH [--concurrency C] [--open-timeout S] [--max-hold S]
+
+Each connection sends one `GET PATH HTTP/1.1` and reads the whole response (Content-Length
+framing), then stays open and silent. At most C connections are being set up at once, so the
+server's listen backlog never overflows. When every connection is set up (or the open timeout
+has passed) it prints one line and flushes it:
+
+    ready ok=N failed=F non200=X open_s=T
+
+then holds the connections until SIGTERM/SIGINT or --max-hold seconds, whichever comes first,
+watching them: a connection the server closes (or writes to) while idle is counted. On exit it
+prints
+
+    done held=H closed_by_server=K
+
+and closes everything. Only 127.0.0.0/8 and ::1 are accepted as HOST: this is a load tool.
+"""
+import argparse
+import errno
+import ipaddress
+import select
+import signal
+import socket
+import sys
+import time
+
+CONNECTING, SENDING, READING, IDLE, DEAD = range(5)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("host")
+    ap.add_argument("port", type=int)
+    ap.add_argument("n", type=int)
+    ap.add_argument("path")
+    ap.add_argument("--concurrency", type=int, default=200)
+    ap.add_argument("--open-timeout", type=float, default=120.0)
+    ap.add_argument("--max-hold", type=float, default=300.0)
+    a = ap.parse_args()
+    if not ipaddress.ip_address(a.host).is_loopback:
+        sys.exit("idle_conns.py: only loopback addresses are allowed")
+
+    stop = False
+
+    def on_signal(_sig, _frm):
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    family = socket.AF_INET6 if ":" in a.host else socket.AF_INET
+    req = f"GET {a.path} HTTP/1.1\r\nHost: {a.host}:{a.port}\r\nUser-Agent: idle_conns\r\n\r\n".encode()
+    ep = select.epoll(sizehint=a.n + 16)
+    conns = {}  # fd -> [sock, state, buffer, sent]
+    started = ok = failed = non200 = inflight = closed = 0
+    t0 = time.monotonic()
+    deadline = t0 + a.open_timeout
+
+    def fail(fd):
+        nonlocal failed, inflight
+        s = conns.pop(fd)[0]
+        try:
+            ep.unregister(fd)
+        except OSError:
+            pass
+        s.close()
+        failed += 1
+        inflight -= 1
+
+    def response_complete(buf):
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        head = buf[:end].decode("latin-1").split("\r\n")
+        length = 0
+        for line in head[1:]:
+            k, _, v = line.partition(":")
+            if k.strip().lower() == "content-length":
+                length = int(v.strip())
+        if len(buf) < end + 4 + length:
+            return None
+        parts = head[0].split(" ")
+        return parts[1] if len(parts) > 1 else "?"
+
+    while (ok + failed < a.n) and not stop and time.monotonic() < deadline:
+        while started < a.n and inflight < a.concurrency:
+            s = socket.socket(family, socket.SOCK_STREAM)
+            s.setblocking(False)
+            rc = s.connect_ex((a.host, a.port))
+            started += 1
+            inflight += 1
+            conns[s.fileno()] = [s, CONNECTING, b"", 0]
+            if rc not in (0, errno.EINPROGRESS):
+                fail(s.fileno())
+                continue
+            ep.register(s.fileno(), select.EPOLLOUT)
+        for fd, ev in ep.poll(0.5):
+            c = conns.get(fd)
+            if c is None:
+                continue
+            s = c[0]
+            if c[1] == IDLE:  # the server closed (or wrote to) a connection already set up
+                c[1] = DEAD
+                ep.unregister(fd)
+                closed += 1
+                continue
+            if c[1] == CONNECTING:
+                if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
+                    fail(fd)
+                    continue
+                c[1] = SENDING
+            if c[1] == SENDING:
+                try:
+                    c[3] += s.send(req[c[3]:])
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    fail(fd)
+                    continue
+                if c[3] == len(req):
+                    c[1] = READING
+                    ep.modify(fd, select.EPOLLIN)
+                continue
+            if c[1] == READING:
+                try:
+                    data = s.recv(65536)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    fail(fd)
+                    continue
+                if not data:
+                    fail(fd)
+                    continue
+                c[2] += data
+                status = response_complete(c[2])
+                if status is None:
+                    continue
+                if status != "200":
+                    non200 += 1
+                c[1], c[2] = IDLE, b""
+                ok += 1
+                inflight -= 1
+                ep.modify(fd, select.EPOLLIN | select.EPOLLRDHUP)
+    failed += a.n - ok - failed  # not finished in time
+    print(f"ready ok={ok} failed={failed} non200={non200} open_s={time.monotonic() - t0:.2f}",
+          flush=True)
+
+    hold_end = time.monotonic() + a.max_hold
+    while not stop and time.monotonic() < hold_end:
+        for fd, _ev in ep.poll(0.2):
+            c = conns.get(fd)
+            if c is None or c[1] != IDLE:
+                continue
+            c[1] = DEAD
+            ep.unregister(fd)
+            closed += 1
+    held = sum(1 for c in conns.values() if c[1] == IDLE)
+    print(f"done held={held} closed_by_server={closed}", flush=True)
+    for c in conns.values():
+        c[0].close()
+
+
+if __name__ == "__main__":
+    main()
