@@ -28,11 +28,11 @@
 /* fds kept for logs, the root, epoll, eventfds and the listener's reserve. */
 #define FD_RESERVE 64
 
-enum { WAKE_STOP = 1, WAKE_EXIT = 2 };
+/* Commands the main thread posts to a loop through its eventfd. */
+enum { WAKE_STOP = 1 };
 
 struct worker {
     struct server *srv;
-    int index;
     pthread_t thread;
     struct loop *loop;
     struct http_loop http;
@@ -343,7 +343,6 @@ int server_run(const struct config *cfg)
     char port[8];
     snprintf(port, sizeof(port), "%s", cfg->port);
     for (int i = 0; i < srv.nworkers; i++) {
-        srv.workers[i].index = i;
         if (worker_open(&srv, &srv.workers[i], port, err, sizeof(err)) != 0) {
             fprintf(stderr, "tinyweb: %s\n", err);
             goto out;

@@ -7,7 +7,4 @@
 /* Nanoseconds of CLOCK_MONOTONIC. One vDSO call, no syscall; loops cache it per wake-up. */
 uint64_t clock_now_ns(void);
 
-/* Milliseconds of CLOCK_MONOTONIC, rounded down. */
-uint64_t clock_now_ms(void);
-
 #endif

@@ -467,6 +467,13 @@ static void send_timeout_page(struct http_conn *hc)
 static void on_timeout(struct conn *c, int cls)
 {
     struct http_conn *hc = (struct http_conn *)c;
+    /* Body bytes or the next request waiting unread (their event in a later epoll batch, after
+     * a stall) are activity the loop has not reached yet, not inactivity. The header timeout
+     * is not excused: the whole head had to arrive in time. */
+    if ((cls == HTTP_TIMEOUT_BODY || cls == HTTP_TIMEOUT_IDLE) && conn_unread(c)) {
+        on_readable(c);
+        return;
+    }
     switch (cls) {
     case HTTP_TIMEOUT_HEADER:
         /* A connection that never sent a byte gets no answer, as in nginx. */
@@ -475,11 +482,6 @@ static void on_timeout(struct conn *c, int cls)
         conn_close(c, CLOSE_HEADER_TIMEOUT);
         break;
     case HTTP_TIMEOUT_BODY:
-        /* Body bytes waiting unread are progress the loop has not reached yet. */
-        if (conn_unread(c)) {
-            on_readable(c);
-            break;
-        }
         send_timeout_page(hc);
         conn_close(c, CLOSE_BODY_TIMEOUT);
         break;
@@ -487,11 +489,6 @@ static void on_timeout(struct conn *c, int cls)
         conn_close(c, CLOSE_SEND_TIMEOUT);
         break;
     case HTTP_TIMEOUT_IDLE:
-        /* The next request waiting unread is activity, not idleness. */
-        if (conn_unread(c)) {
-            on_readable(c);
-            break;
-        }
         conn_close(c, CLOSE_IDLE_TIMEOUT);
         break;
     default:
