@@ -38,6 +38,7 @@ struct http_conn {
     bool http10;        /* the request was HTTP/1.0 */
     bool linger;        /* the client may still be sending: drain before closing */
     bool chunked;       /* the body being read is chunked */
+    bool head_only;     /* the unparseable request began with "HEAD " */
     uint32_t head_len;  /* PHASE_BODY: the request head, kept at the front of conn.in */
     uint32_t scanned;   /* PHASE_HEAD: bytes of the head already found incomplete */
     uint64_t body_left; /* PHASE_BODY, Content-Length: bytes still to come */
@@ -213,7 +214,8 @@ static enum step reject(struct http_conn *hc, const struct http_request *req, in
     hc->keep_alive = false;
     hc->linger = true;
     /* The answer (and its log line) is built from req's slices before the buffer goes. */
-    int rc = respond_error(hc, req, status, req && req->method == HTTP_HEAD, NULL);
+    bool head_only = req ? req->method == HTTP_HEAD : hc->head_only;
+    int rc = respond_error(hc, req, status, head_only, NULL);
     buf_release(&hc->conn.in);
     if (rc == 0)
         return STEP_NEXT;
@@ -238,6 +240,8 @@ static enum step parse_head(struct http_conn *hc, struct http_request *req, int 
     hc->scanned = 0;
     if (*head_len < 0) {
         hc->http10 = false;
+        /* The head is invalid, but a HEAD still gets no body. */
+        hc->head_only = len >= 5 && memcmp(in->data + in->off, "HEAD ", 5) == 0;
         return reject(hc, NULL, status);
     }
     return STEP_NEXT;
@@ -317,7 +321,9 @@ static enum step on_body(struct http_conn *hc)
         if (rest == HTTP_PARSE_ERROR)
             return reject(hc, NULL, 400);
         hc->body_seen += len;
-        if (hc->body_seen > h->settings->max_body_bytes)
+        /* A chunk announced larger than what is left of the limit is refused at its size line,
+         * not once its bytes have arrived. */
+        if (hc->body_seen + hc->chunk.remaining > h->settings->max_body_bytes)
             return reject(hc, NULL, 413);
         /* The decoded data is dropped; bytes after the body (the next request) move up. */
         size_t after = rest >= 0 ? (size_t)rest : 0;
