@@ -4,7 +4,7 @@
 # As root it runs apt-get; otherwise it prints the exact command and exits 1.
 set -euo pipefail
 
-want=(gcc make cmake pkg-config libcmocka-dev python3 clang-format curl)
+want=(gcc libc6-dev make cmake pkg-config libcmocka-dev python3 clang-format curl)
 if [ "${1:-build}" = bench ]; then
   want+=(wrk)
 fi
