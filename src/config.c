@@ -47,6 +47,7 @@ static const char usage_text[] =
     "  --idle-timeout DURATION    keep-alive: longest wait for the next request (default 15s)\n"
     "  --shutdown-timeout DURATION  on SIGTERM, how long responses in flight may take to\n"
     "                             finish (default 10s)\n"
+    "  --sendfile on|off          file bodies by sendfile(2), or by pread + writev (default off)\n"
     "  --max-connections N        open connections, all loops together (default 10000)\n"
     "  --max-header-bytes SIZE    request line and headers (default 16k; over it: 431)\n"
     "  --max-headers N            header fields (default 100; over it: 431)\n"
@@ -76,6 +77,7 @@ enum {
     OPT_MAX_HEADERS,
     OPT_MAX_URI_BYTES,
     OPT_MAX_BODY_BYTES,
+    OPT_SENDFILE,
     OPT_ACCESS_LOG,
     OPT_ERROR_LOG,
 };
@@ -98,6 +100,7 @@ static const struct option longopts[] = {
     {"max-headers", required_argument, NULL, OPT_MAX_HEADERS},
     {"max-uri-bytes", required_argument, NULL, OPT_MAX_URI_BYTES},
     {"max-body-bytes", required_argument, NULL, OPT_MAX_BODY_BYTES},
+    {"sendfile", required_argument, NULL, OPT_SENDFILE},
     {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
     {"error-log", required_argument, NULL, OPT_ERROR_LOG},
     {"help", no_argument, NULL, 'h'},
@@ -332,6 +335,11 @@ int config_parse(struct config *cfg, int argc, char **argv, FILE *err)
         case OPT_MAX_BODY_BYTES:
             rc = parse_size(err, "--max-body-bytes", optarg, 0, UINT64_C(1) << 40,
                             &cfg->max_body_bytes);
+            break;
+        case OPT_SENDFILE:
+            if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
+                rc = bad(err, "--sendfile", optarg, "expected on or off");
+            cfg->sendfile = strcmp(optarg, "on") == 0;
             break;
         case OPT_ACCESS_LOG:
             cfg->access_log = optarg;

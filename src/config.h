@@ -19,6 +19,7 @@ struct config {
     int threads;             /* -t: event loops */
     bool log_off;            /* -c 1 */
     bool log_async;          /* -l 1 */
+    bool sendfile;           /* --sendfile on: file bodies by sendfile(2) */
     const char *access_log;  /* a path, "-" (stdout) or "off" */
     const char *error_log;   /* a path or "-" (stderr) */
     enum timer_kind timer;

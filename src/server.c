@@ -309,6 +309,7 @@ static void settings_init(struct server *srv, int root_fd, size_t max_connection
     /* An even share per loop, as nginx's worker_connections is per worker. */
     s->max_connections = (max_connections + (size_t)srv->nworkers - 1) / (size_t)srv->nworkers;
     s->linger_always = cfg->linger;
+    s->use_sendfile = cfg->sendfile;
     s->timeouts_ms[HTTP_TIMEOUT_HEADER] = cfg->header_timeout_ms;
     s->timeouts_ms[HTTP_TIMEOUT_BODY] = cfg->body_timeout_ms;
     s->timeouts_ms[HTTP_TIMEOUT_SEND] = cfg->send_timeout_ms;

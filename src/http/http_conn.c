@@ -546,6 +546,7 @@ int http_loop_init(struct http_loop *h, struct loop *loop, uint32_t trigger)
     h->loop = loop;
     timer_node_init(&h->shutdown_timer);
     conn_set_init(&h->conns, loop, &http_handler, trigger, sizeof(struct http_conn));
+    h->conns.use_sendfile = h->settings->use_sendfile;
     /* The decoded path, then a redirect target: percent-encoding can triple the path. */
     h->scratch_len = 8 * h->settings->limits.max_uri_bytes + 64;
     h->scratch = malloc(h->scratch_len);

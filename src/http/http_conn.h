@@ -38,6 +38,7 @@ struct http_settings {
     uint64_t max_body_bytes;
     size_t max_connections; /* per loop */
     bool linger_always;     /* -o 1 */
+    bool use_sendfile;      /* --sendfile on */
     uint64_t timeouts_ms[HTTP_TIMEOUT_COUNT];
     struct log *access_log; /* NULL: off */
     struct log *error_log;  /* NULL: off */

@@ -852,6 +852,21 @@ class Files(Suite):
             with open(out, 'rb') as f:
                 check(sha(f.read()) == sha(data), f'curl {path}: sha256 differs from the file')
 
+    def test_sendfile_downloads(self):
+        # --sendfile on sends file bodies with sendfile(2) instead of pread + writev: the same
+        # bytes, whole and as a range, on a second server of the same root.
+        s = self.start('--sendfile', 'on')
+        out = os.path.join(self.root.base, 'download-sendfile')
+        for path in ('/f612.txt', '/f100k.bin', '/f10m.bin'):
+            code, size = curl(path, s.port, out=out)
+            data = self.root.files[path]
+            check(code == 200 and size == len(data), f'curl {path}: {code}, {size} bytes')
+            with open(out, 'rb') as f:
+                check(sha(f.read()) == sha(data), f'curl {path}: sha256 differs (sendfile)')
+        resp = get(s.port, '/f100k.bin', headers=[('Range', 'bytes=1000-70999')])
+        data = self.root.files['/f100k.bin']
+        check(resp.status == 206 and resp.body == data[1000:71000], f'range: {resp!r}')
+
     def test_curl_keepalive_reuses_connection(self):
         out = os.path.join(self.root.base, 'dl')
         cmd = ['curl', '--noproxy', '*', '-sS', '-v', '--max-time', '30']
