@@ -217,13 +217,16 @@ static int open_logs(struct server *srv, char *err, size_t errlen)
 static void report(struct server *srv)
 {
     struct http_stats sum = {0};
-    uint64_t closed[CLOSE_REASON_MAX] = {0};
+    uint64_t closed[CLOSE_REASON_MAX] = {0}, shed = 0;
     for (int i = 0; i < srv->nworkers; i++) {
         const struct worker *w = &srv->workers[i];
         sum.requests += w->http.stats.requests;
         sum.rejected += w->http.stats.rejected;
+        for (int c = 1; c < 6; c++)
+            sum.responses[c] += w->http.stats.responses[c];
         for (int r = 0; r < CLOSE_REASON_MAX; r++)
             closed[r] += w->http.conns.closed[r];
+        shed += w->listener.shed;
     }
     char line[512];
     int n = snprintf(line, sizeof(line), "stopped: %llu requests, %llu refused; closed:",
@@ -232,6 +235,12 @@ static void report(struct server *srv)
         n += snprintf(line + n, sizeof(line) - (size_t)n, " %s %llu", close_reason_name(r),
                       (unsigned long long)closed[r]);
     log_msg(srv->error_log, LOG_LEVEL_INFO, "%s", line);
+    log_msg(srv->error_log, LOG_LEVEL_INFO,
+            "responses: 1xx %llu 2xx %llu 3xx %llu 4xx %llu 5xx %llu; connections shed for "
+            "lack of fds %llu",
+            (unsigned long long)sum.responses[1], (unsigned long long)sum.responses[2],
+            (unsigned long long)sum.responses[3], (unsigned long long)sum.responses[4],
+            (unsigned long long)sum.responses[5], (unsigned long long)shed);
 }
 
 static void no_timers(struct timer_node *node, int cls, void *ctx)

@@ -87,7 +87,7 @@ static struct log_str str_of(struct http_str s)
 static void log_request(struct http_loop *h, struct http_conn *hc, const struct http_request *req,
                         int status, uint64_t bytes)
 {
-    h->stats.responses[status / 100 < 6 ? status / 100 : 0]++;
+    h->stats.responses[status / 100]++;
     struct log *l = h->settings->access_log;
     if (!log_enabled(l))
         return;
@@ -107,6 +107,18 @@ static void log_request(struct http_loop *h, struct http_conn *hc, const struct 
         }
     }
     log_access(l, &a);
+}
+
+/* The fields every response head of hc carries. */
+static struct http_head head_for(struct http_conn *hc, int status)
+{
+    return (struct http_head){
+        .status = status,
+        .keep_alive = hc->keep_alive,
+        .http10 = hc->http10,
+        .date = date_now(loop_of(hc)),
+        .content_length = -1,
+    };
 }
 
 /* Queues a head and an optional in-memory body; the connection then enters PHASE_SEND. */
@@ -131,15 +143,10 @@ static int respond_error(struct http_conn *hc, const struct http_request *req, i
     struct http_loop *h = loop_of(hc);
     char page[512];
     size_t len = http_error_page(page, sizeof(page), status);
-    struct http_head head = {
-        .status = status,
-        .keep_alive = hc->keep_alive,
-        .http10 = hc->http10,
-        .date = date_now(h),
-        .content_type = "text/html; charset=utf-8",
-        .content_length = (int64_t)len,
-        .allow = allow,
-    };
+    struct http_head head = head_for(hc, status);
+    head.content_type = "text/html; charset=utf-8";
+    head.content_length = (int64_t)len;
+    head.allow = allow;
     log_request(h, hc, req, status, head_only ? 0 : len);
     return queue_head(hc, &head, page, head_only ? 0 : len);
 }
@@ -151,13 +158,7 @@ static int respond_static(struct http_conn *hc, const struct http_request *req)
     struct http_static res;
     http_static_resolve(h->settings->root_fd, req, h->scratch, h->scratch_len, &res);
     bool head_only = req->method == HTTP_HEAD;
-    struct http_head head = {
-        .status = res.status,
-        .keep_alive = hc->keep_alive,
-        .http10 = hc->http10,
-        .date = date_now(h),
-        .content_length = -1,
-    };
+    struct http_head head = head_for(hc, res.status);
     char page[512];
     size_t page_len = 0;
     switch (res.status) {

@@ -47,7 +47,7 @@ struct http_settings {
 /* Counters of one loop; read them from its thread, or sum copies taken there. */
 struct http_stats {
     uint64_t requests;
-    uint64_t responses[6]; /* by status class: [1] 1xx ... [5] 5xx */
+    uint64_t responses[6]; /* by status class: [1] 1xx ... [5] 5xx ([0] unused) */
     uint64_t rejected;     /* connections refused at --max-connections */
 };
 

@@ -28,7 +28,6 @@ http://127.0.0.1:PORT with --noproxy '*' and no proxy variables in its environme
 """
 
 import argparse
-import atexit
 import email.utils
 import fcntl
 import hashlib
@@ -47,6 +46,8 @@ import termios
 import threading
 import time
 import traceback
+
+from common import Failure, check, ms, track, untrack, wait_until
 
 HOST = '127.0.0.1'
 
@@ -111,12 +112,6 @@ def _test_tmp():
 
 TEST_TMP = _test_tmp()
 
-_live_lock = threading.Lock()
-_live_servers = set()
-
-
-class Failure(Exception):
-    """A check failed."""
 
 
 class LateFailure(Failure):
@@ -134,27 +129,8 @@ class Skip(Exception):
     """A test that cannot run here (it passes, with the reason printed)."""
 
 
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
-
-
-def ms(seconds):
-    return f'{seconds * 1000:.1f} ms'
-
-
 def sha(data):
     return hashlib.sha256(data).hexdigest()
-
-
-def wait_until(predicate, timeout, what, interval=0.005):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        check(time.monotonic() < deadline, f'timed out after {timeout:.1f} s waiting for {what}')
-        time.sleep(interval)
 
 
 def read_text(path):
@@ -274,8 +250,7 @@ class Server:
                                          stderr=err, env=env or clean_env(),
                                          preexec_fn=limit if nofile else None)
         self.pid = self.proc.pid
-        with _live_lock:
-            _live_servers.add(self)
+        track(self)
         self.port = None
         self.final_stats = None
 
@@ -423,21 +398,12 @@ class Server:
     def close(self):
         self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
-        with _live_lock:
-            _live_servers.discard(self)
+        untrack(self)
 
     def tail(self):
         out = self.stdout().splitlines()[-10:]
         return (f'server pid {self.pid}: {" ".join(self.args)}\nlast stdout lines:\n'
                 + '\n'.join(out) + f'\nstderr:\n{self.stderr()[-2000:]}')
-
-
-@atexit.register
-def _kill_live_servers():
-    with _live_lock:
-        servers = list(_live_servers)
-    for server in servers:
-        server.close()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ Every server a test starts is stopped by its PID when the test ends, killed if i
 """
 
 import argparse
-import atexit
 import contextlib
 import heapq
 import itertools
@@ -28,10 +27,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+
+from common import (Failure, check, kill_live_servers, ms, track, untrack,
+                    wait_until)
 
 HOST = '127.0.0.1'
 
@@ -43,7 +44,6 @@ CLOSE_RE = re.compile(r'close fd (\d+) \((\w+)\)')
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 LOG_TIMEOUT = 3.0
-POLL_INTERVAL = 0.005
 
 # The timing suite's defaults. A 500 ms timeslot makes T = 1.5 s, so a combination runs in
 # seconds while a tick still dwarfs scheduling noise.
@@ -58,33 +58,6 @@ DEFAULT_TIMESLOT_MS = 500
 # by a whole tick still fails.
 DEFAULT_EPSILON_MS = 300
 
-# Live servers, killed at exit even if the runner itself is interrupted.
-_live_lock = threading.Lock()
-_live_servers = set()
-
-
-class Failure(Exception):
-    """A check failed."""
-
-
-def check(condition, message):
-    if not condition:
-        raise Failure(message)
-
-
-def ms(seconds):
-    return f'{seconds * 1000:.1f} ms'
-
-
-def wait_until(predicate, timeout, what):
-    """Polls predicate until it returns something true, which is returned."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        check(time.monotonic() < deadline, f'timed out after {timeout:.1f} s waiting for {what}')
-        time.sleep(POLL_INTERVAL)
 
 
 def spin_until(when):
@@ -111,8 +84,7 @@ class Server:
             self.proc = subprocess.Popen([binary, *args], stdin=subprocess.DEVNULL, stdout=out,
                                          stderr=err)
         self.pid = self.proc.pid
-        with _live_lock:
-            _live_servers.add(self)
+        track(self)
         self.port = None
 
     def lines(self):
@@ -190,21 +162,12 @@ class Server:
     def close(self):
         self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
-        with _live_lock:
-            _live_servers.discard(self)
+        untrack(self)
 
     def tail(self, n=15):
         out = '\n'.join(self.lines()[-n:])
         return (f'server pid {self.pid}, last stdout lines:\n{out}\n'
                 f'stderr:\n{self.stderr()[-2000:]}')
-
-
-@atexit.register
-def _kill_live_servers():
-    with _live_lock:
-        servers = list(_live_servers)
-    for server in servers:
-        server.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -930,7 +893,7 @@ def raise_fd_limit(need):
 def exit_on_sigterm(signo, frame):
     """ctest or a user stops the runner: kill the servers and exit at once, without waiting
     for the tests running in other threads."""
-    _kill_live_servers()
+    kill_live_servers()
     sys.stdout.flush()
     os._exit(128 + signo)
 
