@@ -147,7 +147,8 @@ static int echo_buffered(struct conn *c)
     shown[k] = '\0';
     printf("get %zu bytes of client data %s%s from %d\n", n, shown, n > k ? "..." : "", c->io.fd);
     int rc = conn_send(c, c->in.data + c->in.off, n);
-    buf_consume(&c->in, n);
+    /* Everything is echoed: the buffer goes back to the pool while the client is quiet. */
+    conn_release_in(c);
     conn_arm(c, CLASS_IDLE);
     return rc;
 }
@@ -276,10 +277,11 @@ int main(int argc, char **argv)
     listener_close(&srv.listener);
     conn_set_free(&srv.conns);
     sig_source_close();
-    printf("stopped: %llu accepted", (unsigned long long)srv.conns.opened);
+    printf("stopped: %llu accepted", (unsigned long long)counter_get(&srv.conns.opened));
     for (int r = 0; r < CLOSE_REASON_MAX; r++) {
-        if (srv.conns.closed[r])
-            printf(", %s %llu", close_reason_name(r), (unsigned long long)srv.conns.closed[r]);
+        if (counter_get(&srv.conns.closed[r]))
+            printf(", %s %llu", close_reason_name(r),
+                   (unsigned long long)counter_get(&srv.conns.closed[r]));
     }
     printf("\n");
     loop_free(srv.loop);

@@ -19,7 +19,7 @@ struct config {
     int threads;             /* -t: event loops */
     bool log_off;            /* -c 1 */
     bool log_async;          /* -l 1 */
-    bool sendfile;           /* --sendfile on: file bodies by sendfile(2) */
+    uint64_t sendfile_min;   /* --sendfile: file bodies this long or longer by sendfile(2) */
     const char *access_log;  /* a path, "-" (stdout) or "off" */
     const char *error_log;   /* a path or "-" (stderr) */
     enum timer_kind timer;
@@ -29,7 +29,11 @@ struct config {
     uint64_t shutdown_timeout_ms;
     uint64_t max_connections;
     uint64_t max_header_bytes, max_headers, max_uri_bytes, max_body_bytes;
+    uint64_t file_cache_entries, file_cache_bytes, file_cache_valid_ms; /* per loop */
 };
+
+/* --sendfile off. */
+#define CONFIG_SENDFILE_OFF INT64_MAX
 
 /*
  * Fills cfg from the defaults and argv. Returns 0 to run, 1 after printing --help or --version

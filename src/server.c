@@ -81,9 +81,87 @@ static void post(struct worker *w, unsigned cmd)
     (void)r;
 }
 
+/* The loops' counters summed, read while they run (core/counter.h). */
+struct totals {
+    uint64_t requests, rejected, responses[6], phases[PHASE_COUNT], expired[HTTP_TIMEOUT_COUNT];
+    uint64_t opened, closed[CLOSE_REASON_MAX], bytes_out, shed;
+    uint64_t cache_hits, cache_misses, cache_checks, cache_stale, cache_entries, cache_bytes;
+};
+
+static void sum_counters(const struct server *srv, struct totals *t)
+{
+    memset(t, 0, sizeof(*t));
+    for (int i = 0; i < srv->nworkers; i++) {
+        const struct worker *w = &srv->workers[i];
+        const struct http_stats *st = &w->http.stats;
+        t->requests += counter_get(&st->requests);
+        t->rejected += counter_get(&st->rejected);
+        for (int c = 1; c < 6; c++)
+            t->responses[c] += counter_get(&st->responses[c]);
+        for (int p = 0; p < PHASE_COUNT; p++)
+            t->phases[p] += counter_get(&st->phases[p]);
+        for (int x = 0; x < HTTP_TIMEOUT_COUNT; x++)
+            t->expired[x] += counter_get(&st->expired[x]);
+        t->opened += counter_get(&w->http.conns.opened);
+        for (int r = 0; r < CLOSE_REASON_MAX; r++)
+            t->closed[r] += counter_get(&w->http.conns.closed[r]);
+        t->bytes_out += counter_get(&w->http.conns.bytes_out);
+        t->shed += counter_get(&w->listener.shed);
+        if (w->http.files) {
+            const struct file_cache_stats *fs = file_cache_stats(w->http.files);
+            t->cache_hits += counter_get(&fs->hits);
+            t->cache_misses += counter_get(&fs->misses);
+            t->cache_checks += counter_get(&fs->checks);
+            t->cache_stale += counter_get(&fs->stale);
+            t->cache_entries += counter_get(&fs->entries);
+            t->cache_bytes += counter_get(&fs->bytes);
+        }
+    }
+}
+
+#define LLU(x) ((unsigned long long)(x))
+
+/* Logs the counters: on SIGUSR1 while serving, and once at the end. */
+static void report(struct server *srv, bool final)
+{
+    struct totals t;
+    sum_counters(srv, &t);
+    char line[768];
+    int n = snprintf(line, sizeof(line),
+                     "%s: %llu requests, %llu refused; closed:", final ? "stopped" : "status",
+                     LLU(t.requests), LLU(t.rejected));
+    for (int r = 0; r < CLOSE_REASON_MAX && n > 0 && (size_t)n < sizeof(line); r++)
+        n += snprintf(line + n, sizeof(line) - (size_t)n, " %s %llu", close_reason_name(r),
+                      LLU(t.closed[r]));
+    log_msg(srv->error_log, LOG_LEVEL_INFO, "%s", line);
+    log_msg(srv->error_log, LOG_LEVEL_INFO,
+            "responses: 1xx %llu 2xx %llu 3xx %llu 4xx %llu 5xx %llu; connections shed for "
+            "lack of fds %llu",
+            LLU(t.responses[1]), LLU(t.responses[2]), LLU(t.responses[3]), LLU(t.responses[4]),
+            LLU(t.responses[5]), LLU(t.shed));
+    log_msg(srv->error_log, LOG_LEVEL_INFO,
+            "connections: %llu accepted, open: head %llu body %llu send %llu idle %llu linger "
+            "%llu; %llu bytes sent; timeouts: header %llu body %llu send %llu idle %llu linger "
+            "%llu shutdown %llu",
+            LLU(t.opened), LLU(t.phases[PHASE_HEAD]), LLU(t.phases[PHASE_BODY]),
+            LLU(t.phases[PHASE_SEND]), LLU(t.phases[PHASE_IDLE]), LLU(t.phases[PHASE_LINGER]),
+            LLU(t.bytes_out), LLU(t.expired[HTTP_TIMEOUT_HEADER]),
+            LLU(t.expired[HTTP_TIMEOUT_BODY]), LLU(t.expired[HTTP_TIMEOUT_SEND]),
+            LLU(t.expired[HTTP_TIMEOUT_IDLE]), LLU(t.expired[HTTP_TIMEOUT_LINGER]),
+            LLU(t.expired[HTTP_TIMEOUT_SHUTDOWN]));
+    log_msg(srv->error_log, LOG_LEVEL_INFO,
+            "file cache: %llu hits %llu misses %llu checks %llu stale; %llu files, %llu bytes",
+            LLU(t.cache_hits), LLU(t.cache_misses), LLU(t.cache_checks), LLU(t.cache_stale),
+            LLU(t.cache_entries), LLU(t.cache_bytes));
+}
+
 static void on_signal(int signo, void *ctx)
 {
     struct server *srv = ctx;
+    if (signo == SIGUSR1) {
+        report(srv, false);
+        return;
+    }
     if (signo == SIGHUP) {
         int a = log_reopen(srv->access_log), e = log_reopen(srv->error_log);
         log_msg(srv->error_log, LOG_LEVEL_INFO, "SIGHUP: log files reopened%s",
@@ -214,35 +292,6 @@ static int open_logs(struct server *srv, char *err, size_t errlen)
     return 0;
 }
 
-static void report(struct server *srv)
-{
-    struct http_stats sum = {0};
-    uint64_t closed[CLOSE_REASON_MAX] = {0}, shed = 0;
-    for (int i = 0; i < srv->nworkers; i++) {
-        const struct worker *w = &srv->workers[i];
-        sum.requests += w->http.stats.requests;
-        sum.rejected += w->http.stats.rejected;
-        for (int c = 1; c < 6; c++)
-            sum.responses[c] += w->http.stats.responses[c];
-        for (int r = 0; r < CLOSE_REASON_MAX; r++)
-            closed[r] += w->http.conns.closed[r];
-        shed += w->listener.shed;
-    }
-    char line[512];
-    int n = snprintf(line, sizeof(line), "stopped: %llu requests, %llu refused; closed:",
-                     (unsigned long long)sum.requests, (unsigned long long)sum.rejected);
-    for (int r = 0; r < CLOSE_REASON_MAX && n > 0 && (size_t)n < sizeof(line); r++)
-        n += snprintf(line + n, sizeof(line) - (size_t)n, " %s %llu", close_reason_name(r),
-                      (unsigned long long)closed[r]);
-    log_msg(srv->error_log, LOG_LEVEL_INFO, "%s", line);
-    log_msg(srv->error_log, LOG_LEVEL_INFO,
-            "responses: 1xx %llu 2xx %llu 3xx %llu 4xx %llu 5xx %llu; connections shed for "
-            "lack of fds %llu",
-            (unsigned long long)sum.responses[1], (unsigned long long)sum.responses[2],
-            (unsigned long long)sum.responses[3], (unsigned long long)sum.responses[4],
-            (unsigned long long)sum.responses[5], (unsigned long long)shed);
-}
-
 static void no_timers(struct timer_node *node, int cls, void *ctx)
 {
     (void)node;
@@ -318,7 +367,13 @@ static void settings_init(struct server *srv, int root_fd, size_t max_connection
     /* An even share per loop, as nginx's worker_connections is per worker. */
     s->max_connections = (max_connections + (size_t)srv->nworkers - 1) / (size_t)srv->nworkers;
     s->linger_always = cfg->linger;
-    s->use_sendfile = cfg->sendfile;
+    s->sendfile_min = (int64_t)cfg->sendfile_min;
+    s->file_cache = (struct file_cache_config){
+        .max_entries = (uint32_t)cfg->file_cache_entries,
+        .max_bytes = (size_t)cfg->file_cache_bytes,
+        .max_file = (size_t)cfg->file_cache_bytes / 16,
+        .valid_ms = cfg->file_cache_valid_ms,
+    };
     s->timeouts_ms[HTTP_TIMEOUT_HEADER] = cfg->header_timeout_ms;
     s->timeouts_ms[HTTP_TIMEOUT_BODY] = cfg->body_timeout_ms;
     s->timeouts_ms[HTTP_TIMEOUT_SEND] = cfg->send_timeout_ms;
@@ -369,7 +424,7 @@ int server_run(const struct config *cfg)
         fprintf(stderr, "tinyweb: event loop failed: %s\n", strerror(-rc));
     else
         exit_code = 0;
-    report(&srv);
+    report(&srv, true);
 out:
     for (int i = 0; srv.workers && i < srv.nworkers; i++)
         worker_close(&srv.workers[i]);

@@ -100,6 +100,11 @@ void loop_del(struct loop *loop, struct loop_io *io)
 {
     /* Failure means the fd was never added or is already closed: nothing left to remove. */
     epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+    loop_forget(loop, io);
+}
+
+void loop_forget(struct loop *loop, struct loop_io *io)
+{
     /* The owner may be freed right after this; later events of this turn must not reach it.
      * A turn holds at most LOOP_MAX_EVENTS entries, so the scan is short and cache-hot. */
     for (int i = 0; i < loop->nevents; i++) {

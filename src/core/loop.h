@@ -55,6 +55,10 @@ int loop_mod(struct loop *loop, struct loop_io *io, uint32_t events);
 /* Removes io; events of this turn not yet dispatched for it are dropped. O(events of the turn). */
 void loop_del(struct loop *loop, struct loop_io *io);
 
+/* Forgets io without epoll_ctl, for an fd about to be closed that no other fd refers to (close
+ * then takes it out of the epoll set): drops this turn's pending events for it. */
+void loop_forget(struct loop *loop, struct loop_io *io);
+
 /* Runs until loop_stop(). Returns 0, or -errno if epoll or the tick source failed. */
 int loop_run(struct loop *loop);
 

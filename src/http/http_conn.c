@@ -20,14 +20,6 @@
 #include "http/http_response.h"
 #include "http/http_static.h"
 
-enum phase {
-    PHASE_HEAD,   /* reading a request head (header timeout) */
-    PHASE_BODY,   /* reading and discarding a request body (body timeout) */
-    PHASE_SEND,   /* writing a response; reading paused (send timeout) */
-    PHASE_IDLE,   /* keep-alive, between requests (idle timeout) */
-    PHASE_LINGER, /* done: our side is shut down, the client's bytes are drained */
-};
-
 /* What a step of the state machine left the connection in. */
 enum step { STEP_NEXT, STEP_WAIT, STEP_CLOSED };
 
@@ -45,6 +37,15 @@ struct http_conn {
     uint64_t body_seen; /* PHASE_BODY: body bytes read so far */
     struct http_chunked chunk;
 };
+
+/* Every phase change goes through here, so the loop's per-phase gauges stay exact. */
+static void set_phase(struct http_conn *hc, enum http_phase p)
+{
+    struct http_stats *st = &container_of(hc->conn.set, struct http_loop, conns)->stats;
+    counter_add(&st->phases[hc->phase], (uint64_t)-1);
+    counter_add(&st->phases[p], 1);
+    hc->phase = (uint8_t)p;
+}
 
 static enum step process(struct http_conn *hc);
 
@@ -71,11 +72,10 @@ static const char *date_now(struct http_loop *h)
 
 static void peer_text(const struct conn *c, char *out, size_t len)
 {
-    const struct sockaddr_storage *ss = &c->peer;
-    const void *addr = ss->ss_family == AF_INET6
-                           ? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
-                           : (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
-    if (!inet_ntop(ss->ss_family, addr, out, (socklen_t)len))
+    const union conn_addr *a = &c->peer;
+    const void *addr = a->sa.sa_family == AF_INET6 ? (const void *)&a->in6.sin6_addr
+                                                   : (const void *)&a->in.sin_addr;
+    if (!inet_ntop(a->sa.sa_family, addr, out, (socklen_t)len))
         snprintf(out, len, "-");
 }
 
@@ -87,7 +87,7 @@ static struct log_str str_of(struct http_str s)
 static void log_request(struct http_loop *h, struct http_conn *hc, const struct http_request *req,
                         int status, uint64_t bytes)
 {
-    h->stats.responses[status / 100]++;
+    counter_add(&h->stats.responses[status / 100], 1);
     struct log *l = h->settings->access_log;
     if (!log_enabled(l))
         return;
@@ -121,19 +121,23 @@ static struct http_head head_for(struct http_conn *hc, int status)
     };
 }
 
-/* Queues a head and an optional in-memory body; the connection then enters PHASE_SEND. */
+/* Queues a head and an optional small body in conn.out (a pooled block: no allocation, and one
+ * write carries both); the connection then enters PHASE_SEND. */
 static int queue_head(struct http_conn *hc, const struct http_head *head, const char *body,
                       size_t body_len)
 {
-    char buf[HTTP_HEAD_MAX + 2048];
-    size_t n = http_head_write(buf, sizeof(buf), head);
+    /* Every field but a redirect's Location is short and bounded (HTTP_HEAD_MAX). */
+    size_t room = HTTP_HEAD_MAX + (head->location ? strlen(head->location) : 0);
+    char *p = conn_out_space(&hc->conn, room + body_len);
+    if (!p)
+        return -ENOMEM;
+    size_t n = http_head_write(p, room, head);
     if (n == 0)
         return -ENOSPC;
-    int rc = buf_append(&hc->conn.out, buf, n);
-    if (rc == 0 && body_len > 0)
-        rc = buf_append(&hc->conn.out, body, body_len);
-    hc->phase = PHASE_SEND;
-    return rc;
+    memcpy(p + n, body, body_len);
+    conn_commit(&hc->conn, n + body_len);
+    set_phase(hc, PHASE_SEND);
+    return 0;
 }
 
 /* An error page. Errors found while parsing leave the framing in doubt: those close. */
@@ -156,24 +160,25 @@ static int respond_static(struct http_conn *hc, const struct http_request *req)
 {
     struct http_loop *h = loop_of(hc);
     struct http_static res;
-    http_static_resolve(h->settings->root_fd, req, h->scratch, h->scratch_len, &res);
+    http_static_resolve(h->files, loop_now(h->loop), req, h->scratch, h->scratch_len, &res);
     bool head_only = req->method == HTTP_HEAD;
     struct http_head head = head_for(hc, res.status);
+    const struct file_entry *f = res.file;
     char page[512];
     size_t page_len = 0;
     switch (res.status) {
     case 200:
     case 206:
-        head.content_type = res.content_type;
+        head.content_type = f->content_type;
         head.content_length = res.length;
-        head.last_modified = res.last_modified[0] ? res.last_modified : NULL;
-        head.etag = res.etag;
+        head.last_modified = f->last_modified[0] ? f->last_modified : NULL;
+        head.etag = f->etag;
         head.accept_ranges = true;
         head.content_range = res.status == 206 ? res.content_range : NULL;
         break;
     case 304:
-        head.last_modified = res.last_modified[0] ? res.last_modified : NULL;
-        head.etag = res.etag;
+        head.last_modified = f->last_modified[0] ? f->last_modified : NULL;
+        head.etag = f->etag;
         break;
     default:
         page_len = http_error_page(page, sizeof(page), res.status);
@@ -183,14 +188,14 @@ static int respond_static(struct http_conn *hc, const struct http_request *req)
         head.content_range = res.status == 416 ? res.content_range : NULL;
         break;
     }
-    bool file_body = res.fd >= 0 && !head_only && res.length > 0;
+    bool file_body = f && res.status != 304 && !head_only && res.length > 0;
     uint64_t body_bytes = head_only ? 0 : file_body ? (uint64_t)res.length : page_len;
     log_request(h, hc, req, res.status, body_bytes);
     int rc = queue_head(hc, &head, page, head_only ? 0 : page_len);
     if (file_body && rc == 0)
-        conn_send_file(&hc->conn, res.fd, res.offset, res.length);
-    else if (res.fd >= 0)
-        close(res.fd);
+        conn_send_body(&hc->conn, f->data, f->fd, res.offset, res.length, res.file);
+    else if (f)
+        file_entry_release(res.file);
     return rc;
 }
 
@@ -217,7 +222,7 @@ static enum step reject(struct http_conn *hc, const struct http_request *req, in
     /* The answer (and its log line) is built from req's slices before the buffer goes. */
     bool head_only = req ? req->method == HTTP_HEAD : hc->head_only;
     int rc = respond_error(hc, req, status, head_only, NULL);
-    buf_release(&hc->conn.in);
+    conn_release_in(&hc->conn);
     if (rc == 0)
         return STEP_NEXT;
     conn_close(&hc->conn, CLOSE_ERROR);
@@ -257,7 +262,7 @@ static enum step on_head(struct http_conn *hc)
     enum step s = parse_head(hc, &req, &head_len);
     if (s != STEP_NEXT || head_len < 0)
         return s;
-    h->stats.requests++;
+    counter_add(&h->stats.requests, 1);
     hc->http10 = req.minor == 0;
     hc->keep_alive = req.keep_alive && !h->draining;
     bool has_body = req.chunked || (req.has_content_length && req.content_length > 0);
@@ -278,12 +283,12 @@ static enum step on_head(struct http_conn *hc)
         hc->keep_alive = false;
         hc->linger = true;
         int rc = respond(hc, &req);
-        buf_release(&hc->conn.in);
+        conn_release_in(&hc->conn);
         return rc == 0 ? STEP_NEXT : (conn_close(&hc->conn, CLOSE_ERROR), STEP_CLOSED);
     }
     /* Keep the head in place (the answer is built from it once the body is read) and discard
      * the body as it arrives, so the connection stays in sync for the next request. */
-    hc->phase = PHASE_BODY;
+    set_phase(hc, PHASE_BODY);
     hc->head_len = (uint32_t)head_len;
     hc->chunked = req.chunked;
     hc->body_left = req.chunked ? 0 : req.content_length;
@@ -349,9 +354,9 @@ static enum step on_body(struct http_conn *hc)
 /* Our side is done but the client may still be sending: shut down writing and drain. */
 static enum step start_linger(struct http_conn *hc)
 {
-    hc->phase = PHASE_LINGER;
+    set_phase(hc, PHASE_LINGER);
     shutdown(hc->conn.io.fd, SHUT_WR);
-    buf_release(&hc->conn.in);
+    conn_release_in(&hc->conn);
     arm(hc, HTTP_TIMEOUT_LINGER);
     return conn_pause_read(&hc->conn, false) == 0
                ? STEP_WAIT
@@ -368,14 +373,14 @@ static enum step finish_response(struct http_conn *hc)
         conn_close(c, CLOSE_DONE);
         return STEP_CLOSED;
     }
-    hc->phase = PHASE_IDLE;
-    if (conn_pause_read(c, false) != 0) {
+    set_phase(hc, PHASE_IDLE);
+    if (c->read_paused && conn_pause_read(c, false) != 0) {
         conn_close(c, CLOSE_ERROR);
         return STEP_CLOSED;
     }
     if (buf_readable(&c->in) == 0) {
         /* An idle keep-alive connection holds no buffers. */
-        buf_release(&c->in);
+        conn_release_in(c);
         arm(hc, HTTP_TIMEOUT_IDLE);
     }
     return STEP_NEXT;
@@ -411,7 +416,7 @@ static enum step process(struct http_conn *hc)
             if (buf_readable(&hc->conn.in) == 0)
                 return STEP_WAIT;
             /* The first byte of the next request: its whole head must now arrive in time. */
-            hc->phase = PHASE_HEAD;
+            set_phase(hc, PHASE_HEAD);
             arm(hc, HTTP_TIMEOUT_HEADER);
             /* fall through */
         case PHASE_HEAD:
@@ -424,7 +429,7 @@ static enum step process(struct http_conn *hc)
             s = on_send(hc);
             break;
         default:
-            buf_release(&hc->conn.in);
+            conn_release_in(&hc->conn);
             s = STEP_WAIT;
             break;
         }
@@ -450,7 +455,8 @@ static void on_readable(struct conn *c)
         }
         if (process(hc) == STEP_CLOSED)
             return;
-    } while (edge && !c->read_paused);
+        /* A short read emptied the socket: the next bytes raise a new edge. */
+    } while (edge && !c->read_paused && !c->drained);
 }
 
 static void on_writable(struct conn *c)
@@ -508,9 +514,15 @@ static void on_close(struct conn *c, enum close_reason why)
 {
     struct http_loop *h = container_of(c->set, struct http_loop, conns);
     (void)why;
+    counter_add(&h->stats.phases[((struct http_conn *)c)->phase], (uint64_t)-1);
     /* The last connection of a draining loop: the loop's work is done. */
     if (h->draining && c->set->live == 1)
         loop_stop(h->loop);
+}
+
+static void release_body(void *ref)
+{
+    file_entry_release(ref);
 }
 
 static const struct conn_handler http_handler = {
@@ -518,11 +530,13 @@ static const struct conn_handler http_handler = {
     .on_writable = on_writable,
     .on_timeout = on_timeout,
     .on_close = on_close,
+    .release_body = release_body,
 };
 
 static void on_expire(struct timer_node *node, int cls, void *ctx)
 {
     struct http_loop *h = ctx;
+    counter_add(&h->stats.expired[cls], 1);
     if (cls == HTTP_TIMEOUT_SHUTDOWN) {
         conn_set_close_all(&h->conns, CLOSE_SHUTDOWN);
         loop_stop(h->loop);
@@ -547,12 +561,13 @@ int http_loop_init(struct http_loop *h, struct loop *loop, uint32_t trigger)
     h->loop = loop;
     timer_node_init(&h->shutdown_timer);
     conn_set_init(&h->conns, loop, &http_handler, trigger, sizeof(struct http_conn));
-    h->conns.use_sendfile = h->settings->use_sendfile;
+    h->conns.sendfile_min = h->settings->sendfile_min;
     /* The decoded path, then a redirect target: percent-encoding can triple the path. */
     h->scratch_len = 8 * h->settings->limits.max_uri_bytes + 64;
     h->scratch = malloc(h->scratch_len);
     h->headers = calloc(h->settings->limits.max_headers, sizeof(*h->headers));
-    if (!h->scratch || !h->headers) {
+    h->files = file_cache_new(&h->settings->file_cache, h->settings->root_fd);
+    if (!h->scratch || !h->headers || !h->files) {
         http_loop_free(h);
         return -ENOMEM;
     }
@@ -568,7 +583,7 @@ void http_loop_accept(struct http_loop *h, int fd, const struct sockaddr *peer, 
         ssize_t n = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)n;
         close(fd);
-        h->stats.rejected++;
+        counter_add(&h->stats.rejected, 1);
         return;
     }
     int one = 1;
@@ -576,7 +591,8 @@ void http_loop_accept(struct http_loop *h, int fd, const struct sockaddr *peer, 
     struct conn *c = conn_open(&h->conns, fd, peer, len);
     if (!c)
         return;
-    ((struct http_conn *)c)->phase = PHASE_HEAD;
+    /* A fresh connection is zeroed: phase 0 is PHASE_HEAD, counted here. */
+    counter_add(&h->stats.phases[PHASE_HEAD], 1);
     conn_arm(c, HTTP_TIMEOUT_HEADER);
 }
 
@@ -609,6 +625,8 @@ void http_loop_free(struct http_loop *h)
 {
     timers_cancel(loop_timers(h->loop), &h->shutdown_timer);
     conn_set_free(&h->conns);
+    file_cache_free(h->files);
+    h->files = NULL;
     free(h->scratch);
     free(h->headers);
     h->scratch = NULL;

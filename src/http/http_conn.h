@@ -15,7 +15,9 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "core/counter.h"
 #include "core/loop.h"
+#include "http/file_cache.h"
 #include "http/http_parser.h"
 #include "log/log.h"
 #include "net/conn.h"
@@ -38,17 +40,30 @@ struct http_settings {
     uint64_t max_body_bytes;
     size_t max_connections; /* per loop */
     bool linger_always;     /* -o 1 */
-    bool use_sendfile;      /* --sendfile on */
+    int64_t sendfile_min;   /* --sendfile: bodies this long by sendfile(2) */
+    struct file_cache_config file_cache;
     uint64_t timeouts_ms[HTTP_TIMEOUT_COUNT];
     struct log *access_log; /* NULL: off */
     struct log *error_log;  /* NULL: off */
 };
 
-/* Counters of one loop; read them from its thread, or sum copies taken there. */
+/* Where a connection is in its life (its timeout class follows from it). */
+enum http_phase {
+    PHASE_HEAD,   /* reading a request head (header timeout) */
+    PHASE_BODY,   /* reading and discarding a request body (body timeout) */
+    PHASE_SEND,   /* writing a response; reading paused (send timeout) */
+    PHASE_IDLE,   /* keep-alive, between requests (idle timeout) */
+    PHASE_LINGER, /* done: our side is shut down, the client's bytes are drained */
+    PHASE_COUNT
+};
+
+/* Counters of one loop: written by its thread, readable from any (see core/counter.h). */
 struct http_stats {
-    uint64_t requests;
-    uint64_t responses[6]; /* by status class: [1] 1xx ... [5] 5xx ([0] unused) */
-    uint64_t rejected;     /* connections refused at --max-connections */
+    counter_t requests;
+    counter_t responses[6];                /* by status class: [1] 1xx ... [5] 5xx ([0] unused) */
+    counter_t rejected;                    /* connections refused at --max-connections */
+    counter_t phases[PHASE_COUNT];         /* connections in each phase now */
+    counter_t expired[HTTP_TIMEOUT_COUNT]; /* timer expiries by class */
 };
 
 /* One loop's HTTP state. Owned by the loop's thread. */
@@ -64,6 +79,7 @@ struct http_loop {
     char *scratch;   /* path decoding and redirect targets */
     size_t scratch_len;
     struct http_header *headers; /* the parser's field array */
+    struct file_cache *files;
 };
 
 /* Fills the loop_config fields that route timer expiries here. Call before loop_new(). */

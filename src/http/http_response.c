@@ -3,6 +3,7 @@
  */
 #include "http_response.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,42 +57,79 @@ const char *http_reason(int status)
     }
 }
 
-/* Appends "Name: value\r\n" when value is set; tracks overflow in *len (> cap). */
-static void field(char *out, size_t cap, size_t *len, const char *name, const char *value)
+/* A bounded writer: once something does not fit, len passes cap and stays there. */
+struct out {
+    char *p;
+    size_t len, cap;
+};
+
+static void put(struct out *o, const char *s, size_t n)
 {
-    if (!value || *len >= cap)
+    if (o->len + n > o->cap) {
+        o->len = o->cap + 1;
         return;
-    int n = snprintf(out + *len, cap - *len, "%s: %s\r\n", name, value);
-    *len += n < 0 ? cap : (size_t)n;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
 }
 
+static void put_str(struct out *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+/* Appends "Name: value\r\n" when value is set; name_sep is "Name: ". */
+static void field(struct out *o, const char *name_sep, size_t name_len, const char *value)
+{
+    if (!value)
+        return;
+    put(o, name_sep, name_len);
+    put_str(o, value);
+    put(o, "\r\n", 2);
+}
+
+#define FIELD(o, name, value) field(o, name ": ", sizeof(name ": ") - 1, value)
+
+static void put_uint(struct out *o, uint64_t v)
+{
+    char digits[20];
+    size_t n = sizeof(digits);
+    do {
+        digits[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put(o, digits + n, sizeof(digits) - n);
+}
+
+/* Built without printf: the head is written for every response. */
 size_t http_head_write(char *out, size_t cap, const struct http_head *h)
 {
-    int n = snprintf(out, cap, "HTTP/1.1 %d %s\r\nServer: tinyweb\r\n", h->status,
-                     http_reason(h->status));
-    size_t len = n < 0 ? cap : (size_t)n;
-    field(out, cap, &len, "Date", h->date);
-    field(out, cap, &len, "Content-Type", h->content_type);
-    if (h->content_length >= 0 && len < cap) {
-        n = snprintf(out + len, cap - len, "Content-Length: %lld\r\n",
-                     (long long)h->content_length);
-        len += n < 0 ? cap : (size_t)n;
+    struct out o = {out, 0, cap};
+    put(&o, "HTTP/1.1 ", 9);
+    put_uint(&o, (uint64_t)h->status % 1000);
+    put(&o, " ", 1);
+    put_str(&o, http_reason(h->status));
+    put(&o, "\r\nServer: tinyweb\r\n", 19);
+    FIELD(&o, "Date", h->date);
+    FIELD(&o, "Content-Type", h->content_type);
+    if (h->content_length >= 0) {
+        put(&o, "Content-Length: ", 16);
+        put_uint(&o, (uint64_t)h->content_length);
+        put(&o, "\r\n", 2);
     }
-    field(out, cap, &len, "Last-Modified", h->last_modified);
-    field(out, cap, &len, "ETag", h->etag);
-    field(out, cap, &len, "Content-Range", h->content_range);
-    field(out, cap, &len, "Location", h->location);
-    field(out, cap, &len, "Allow", h->allow);
+    FIELD(&o, "Last-Modified", h->last_modified);
+    FIELD(&o, "ETag", h->etag);
+    FIELD(&o, "Content-Range", h->content_range);
+    FIELD(&o, "Location", h->location);
+    FIELD(&o, "Allow", h->allow);
     if (h->accept_ranges)
-        field(out, cap, &len, "Accept-Ranges", "bytes");
+        put(&o, "Accept-Ranges: bytes\r\n", 22);
     if (!h->keep_alive)
-        field(out, cap, &len, "Connection", "close");
+        put(&o, "Connection: close\r\n", 19);
     else if (h->http10)
-        field(out, cap, &len, "Connection", "keep-alive");
-    if (len + 2 >= cap)
-        return 0;
-    memcpy(out + len, "\r\n", 2);
-    return len + 2;
+        put(&o, "Connection: keep-alive\r\n", 24);
+    put(&o, "\r\n", 2);
+    return o.len <= cap ? o.len : 0;
 }
 
 size_t http_error_page(char *out, size_t cap, int status)

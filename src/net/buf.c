@@ -1,14 +1,37 @@
+/*
+ * Byte buffers and their block pool. See buf.h.
+ */
 #include "buf.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The first allocation: one read's worth for a typical request or message. */
+/* The smallest malloc'd storage, for buffers grown without a pool. */
 #define BUF_MIN 4096
 
-int buf_reserve(struct buf *b, size_t want)
+static char *pool_get(struct buf_pool *pool)
+{
+    if (!pool || !pool->free)
+        return malloc(BUF_BLOCK);
+    char *block = pool->free;
+    memcpy(&pool->free, block, sizeof(void *));
+    pool->nfree--;
+    return block;
+}
+
+static void pool_put(struct buf_pool *pool, char *block, size_t cap)
+{
+    if (!pool || cap != BUF_BLOCK || pool->nfree >= pool->max) {
+        free(block);
+        return;
+    }
+    memcpy(block, &pool->free, sizeof(void *));
+    pool->free = block;
+    pool->nfree++;
+}
+
+int buf_reserve(struct buf *b, size_t want, struct buf_pool *pool)
 {
     if (b->cap - b->len >= want)
         return 0;
@@ -17,48 +40,60 @@ int buf_reserve(struct buf *b, size_t want)
     if (b->off > 0 && b->cap - live >= want) {
         memmove(b->data, b->data + b->off, live);
         b->off = 0;
-        b->len = live;
+        b->len = (uint32_t)live;
         return 0;
     }
-    size_t cap = b->cap ? b->cap : BUF_MIN;
+    size_t cap = b->cap ? b->cap : pool ? BUF_BLOCK : BUF_MIN;
     while (cap - live < want) {
-        if (cap > SIZE_MAX / 2)
+        if (cap > UINT32_MAX / 2)
             return -ENOMEM;
         cap *= 2;
     }
-    char *data = malloc(cap);
+    char *data = cap == BUF_BLOCK ? pool_get(pool) : malloc(cap);
     if (!data)
         return -ENOMEM;
     if (live)
         memcpy(data, b->data + b->off, live);
-    free(b->data);
+    if (b->data)
+        pool_put(pool, b->data, b->cap);
     b->data = data;
-    b->cap = cap;
+    b->cap = (uint32_t)cap;
     b->off = 0;
-    b->len = live;
+    b->len = (uint32_t)live;
     return 0;
 }
 
-int buf_append(struct buf *b, const void *p, size_t n)
+int buf_append(struct buf *b, const void *p, size_t n, struct buf_pool *pool)
 {
-    int rc = buf_reserve(b, n);
+    int rc = buf_reserve(b, n, pool);
     if (rc != 0)
         return rc;
     memcpy(b->data + b->len, p, n);
-    b->len += n;
+    b->len += (uint32_t)n;
     return 0;
 }
 
 void buf_consume(struct buf *b, size_t n)
 {
-    b->off += n;
+    b->off += (uint32_t)n;
     if (b->off >= b->len)
-        buf_release(b);
+        b->off = b->len = 0;
 }
 
-void buf_release(struct buf *b)
+void buf_release(struct buf *b, struct buf_pool *pool)
 {
-    free(b->data);
+    if (b->data)
+        pool_put(pool, b->data, b->cap);
     b->data = NULL;
     b->off = b->len = b->cap = 0;
+}
+
+void buf_pool_drain(struct buf_pool *pool)
+{
+    while (pool->free) {
+        char *block = pool->free;
+        memcpy(&pool->free, block, sizeof(void *));
+        free(block);
+    }
+    pool->nfree = 0;
 }

@@ -1,28 +1,46 @@
 /*
- * A byte buffer that owns memory only while it holds bytes: an idle connection's buffers cost
+ * A byte buffer that owns memory only while it is in use: an idle connection's buffers cost
  * nothing. Readable bytes are data[off, len); free space is data[len, cap).
+ *
+ * Storage of the common size (BUF_BLOCK) comes from, and goes back to, a buf_pool owned by the
+ * loop, so a request served in steady state calls malloc() not at all; larger storage (a long
+ * head, a big error page) is malloc'd and freed as needed.
  */
 #ifndef TINYWEB_NET_BUF_H
 #define TINYWEB_NET_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+/* The pooled block size: a typical request, or a response head with a small body. */
+#define BUF_BLOCK 16384
 
 struct buf {
     char *data;
-    size_t off, len, cap;
+    uint32_t off, len, cap;
 };
 
-/* Makes room for at least want bytes after len, moving or growing the storage. 0 or -ENOMEM. */
-int buf_reserve(struct buf *b, size_t want);
+/* Free BUF_BLOCK blocks, at most max of them. Owned by one loop; not thread-safe. */
+struct buf_pool {
+    void *free; /* a singly linked list threaded through the blocks */
+    uint32_t nfree, max;
+};
+
+/* Makes room for at least want bytes after len, moving or growing the storage; an empty buffer
+ * takes a block from pool (may be NULL) when want fits one. 0 or -ENOMEM. */
+int buf_reserve(struct buf *b, size_t want, struct buf_pool *pool);
 
 /* Appends n bytes. 0 or -ENOMEM. */
-int buf_append(struct buf *b, const void *p, size_t n);
+int buf_append(struct buf *b, const void *p, size_t n, struct buf_pool *pool);
 
-/* Drops n readable bytes from the front; frees the storage once nothing is left. */
+/* Drops n readable bytes from the front; the storage is kept (buf_release() returns it). */
 void buf_consume(struct buf *b, size_t n);
 
-/* Frees the storage and empties the buffer. */
-void buf_release(struct buf *b);
+/* Returns the storage (to pool when it is a block and the pool has room) and empties b. */
+void buf_release(struct buf *b, struct buf_pool *pool);
+
+/* Frees the pool's blocks. */
+void buf_pool_drain(struct buf_pool *pool);
 
 static inline size_t buf_readable(const struct buf *b)
 {

@@ -14,9 +14,13 @@
 #include "core/defs.h"
 
 /* How much one read asks for: large enough that a typical request or burst is one syscall. */
-#define CONN_READ_CHUNK 16384
+#define CONN_READ_CHUNK BUF_BLOCK
 /* How much of a file one write takes: the copy buffer, and the sendfile slice. */
 #define CONN_FILE_CHUNK (64 * 1024)
+/* Buffers and connections kept for reuse per loop: enough for a busy loop's working set,
+ * few enough that memory returns to the allocator after a burst. */
+#define CONN_POOL_BUFS  32
+#define CONN_POOL_CONNS 64
 
 static const char *const reason_names[CLOSE_REASON_MAX] = {
     [CLOSE_PEER] = "peer_closed",
@@ -42,6 +46,8 @@ void conn_set_init(struct conn_set *set, struct loop *loop, const struct conn_ha
     set->handler = handler;
     set->trigger = trigger;
     set->conn_size = conn_size < sizeof(struct conn) ? sizeof(struct conn) : conn_size;
+    set->sendfile_min = CONN_SENDFILE_OFF;
+    set->bufs.max = CONN_POOL_BUFS;
 }
 
 void conn_set_free(struct conn_set *set)
@@ -49,6 +55,14 @@ void conn_set_free(struct conn_set *set)
     conn_set_close_all(set, CLOSE_SHUTDOWN);
     free(set->scratch);
     set->scratch = NULL;
+    buf_pool_drain(&set->bufs);
+    while (set->spare) {
+        void *next;
+        memcpy(&next, set->spare, sizeof(next));
+        free(set->spare);
+        set->spare = next;
+    }
+    set->nspare = 0;
 }
 
 void conn_set_expire(struct timer_node *node, int cls, void *set)
@@ -73,7 +87,7 @@ bool conn_unread(const struct conn *c)
 
 bool conn_pending(const struct conn *c)
 {
-    return buf_readable(&c->out) > 0 || c->file_fd >= 0;
+    return buf_readable(&c->out) > 0 || c->body_off < c->body_end;
 }
 
 /* The one place that decides what epoll waits for. */
@@ -93,25 +107,60 @@ int conn_pause_read(struct conn *c, bool paused)
     return update_events(c);
 }
 
-void conn_send_file(struct conn *c, int fd, off_t off, off_t len)
+/* Lets go of the queued body: back to its owner, or the file closed. */
+static void body_done(struct conn *c)
 {
-    if (c->file_fd >= 0)
-        close(c->file_fd);
-    c->file_fd = fd;
-    c->file_off = off;
-    c->file_end = off + len;
+    if (c->body_ref)
+        c->set->handler->release_body(c->body_ref);
+    else if (c->body_fd >= 0)
+        close(c->body_fd);
+    c->body_ref = NULL;
+    c->body_mem = NULL;
+    c->body_fd = -1;
+    c->body_off = c->body_end = 0;
 }
 
-static void file_done(struct conn *c)
+void conn_send_body(struct conn *c, const char *mem, int fd, off_t off, off_t len, void *ref)
 {
-    close(c->file_fd);
-    c->file_fd = -1;
+    body_done(c);
+    c->body_mem = mem;
+    c->body_fd = mem ? -1 : fd;
+    c->body_ref = ref;
+    c->body_off = off;
+    c->body_end = off + len;
+    c->body_sendfile = !mem && len >= c->set->sendfile_min;
+}
+
+char *conn_out_space(struct conn *c, size_t n)
+{
+    if (buf_reserve(&c->out, n, &c->set->bufs) != 0)
+        return NULL;
+    return c->out.data + c->out.len;
+}
+
+void conn_release_in(struct conn *c)
+{
+    buf_release(&c->in, &c->set->bufs);
+}
+
+/* The next piece of a file body by copy: into the loop's scratch. Bytes, or -errno. */
+static ssize_t read_piece(struct conn *c, off_t left)
+{
+    if (!c->set->scratch && !(c->set->scratch = malloc(CONN_FILE_CHUNK)))
+        return -ENOMEM;
+    ssize_t r = pread(c->body_fd, c->set->scratch,
+                      left > CONN_FILE_CHUNK ? CONN_FILE_CHUNK : (size_t)left, c->body_off);
+    if (r < 0)
+        return -errno;
+    /* The file shrank under us: the promised length can no longer be sent. */
+    return r == 0 ? -EIO : r;
 }
 
 /*
- * One write of what is queued: the head bytes and, by copy, the next piece of the file in the
- * same writev (pread into the loop's scratch; measured faster than sendfile on loopback), or
- * the file by sendfile once the head is out. Returns bytes written, or -errno.
+ * One write of what is queued: the head bytes and the next piece of the body in the same
+ * writev (a memory body as it is, a file by copy through the loop's scratch: on loopback that
+ * measured faster than sendfile), or a sendfile body once the head is out. Returns bytes
+ * written, or -errno.
  */
 static ssize_t write_some(struct conn *c)
 {
@@ -120,23 +169,20 @@ static ssize_t write_some(struct conn *c)
     size_t head = buf_readable(&c->out);
     if (head > 0)
         iov[n++] = (struct iovec){c->out.data + c->out.off, head};
-    off_t left = c->file_fd >= 0 ? c->file_end - c->file_off : 0;
-    if (left > 0 && c->set->use_sendfile && head == 0) {
-        ssize_t w = sendfile(c->io.fd, c->file_fd, &c->file_off,
-                             left > CONN_FILE_CHUNK ? CONN_FILE_CHUNK : (size_t)left);
-        /* 0 means the file shrank under us: the promised length can no longer be sent. */
-        return w < 0 ? -errno : w == 0 ? -EIO : w;
-    }
-    if (left > 0 && !c->set->use_sendfile) {
-        if (!c->set->scratch && !(c->set->scratch = malloc(CONN_FILE_CHUNK)))
-            return -ENOMEM;
-        ssize_t r = pread(c->file_fd, c->set->scratch,
-                          left > CONN_FILE_CHUNK ? CONN_FILE_CHUNK : (size_t)left, c->file_off);
+    off_t left = c->body_end - c->body_off;
+    if (left > 0 && c->body_mem) {
+        iov[n++] = (struct iovec){(char *)c->body_mem + c->body_off, (size_t)left};
+    } else if (left > 0 && c->body_sendfile) {
+        if (head == 0) {
+            ssize_t w = sendfile(c->io.fd, c->body_fd, &c->body_off,
+                                 left > CONN_FILE_CHUNK ? CONN_FILE_CHUNK : (size_t)left);
+            /* 0 means the file shrank under us: the promised length can no longer be sent. */
+            return w < 0 ? -errno : w == 0 ? -EIO : w;
+        }
+    } else if (left > 0) {
+        ssize_t r = read_piece(c, left);
         if (r < 0)
-            return -errno;
-        /* The file shrank under us: the promised length can no longer be sent. */
-        if (r == 0)
-            return -EIO;
+            return r;
         iov[n++] = (struct iovec){c->set->scratch, (size_t)r};
     }
     if (n == 0)
@@ -147,7 +193,7 @@ static ssize_t write_some(struct conn *c)
         return -errno;
     size_t from_head = (size_t)w < head ? (size_t)w : head;
     buf_consume(&c->out, from_head);
-    c->file_off += (off_t)((size_t)w - from_head);
+    c->body_off += (off_t)((size_t)w - from_head);
     return w;
 }
 
@@ -156,8 +202,8 @@ int conn_flush(struct conn *c, size_t *written)
     size_t total = 0;
     int rc = 0;
     for (;;) {
-        if (c->file_fd >= 0 && c->file_off >= c->file_end)
-            file_done(c);
+        if (c->body_off >= c->body_end && (c->body_ref || c->body_fd >= 0))
+            body_done(c);
         if (!conn_pending(c))
             break;
         ssize_t w = write_some(c);
@@ -169,8 +215,11 @@ int conn_flush(struct conn *c, size_t *written)
         }
         total += (size_t)w;
     }
+    counter_add(&c->set->bytes_out, total);
     if (written)
         *written = total;
+    if (buf_readable(&c->out) == 0)
+        buf_release(&c->out, &c->set->bufs);
     if (rc != 0 && rc != -EAGAIN)
         return rc;
     int mod = update_events(c);
@@ -181,6 +230,7 @@ static void conn_ready(struct loop *loop, struct loop_io *io, uint32_t events)
 {
     (void)loop;
     struct conn *c = container_of(io, struct conn, io);
+    c->hangup = events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP) && conn_pending(c)) {
         if (c->set->handler->on_writable) {
             c->set->handler->on_writable(c);
@@ -200,18 +250,19 @@ static void conn_ready(struct loop *loop, struct loop_io *io, uint32_t events)
 
 struct conn *conn_open(struct conn_set *set, int fd, const struct sockaddr *peer, socklen_t len)
 {
-    struct conn *c = calloc(1, set->conn_size);
-    if (!c) {
+    struct conn *c = set->spare;
+    if (c) {
+        memcpy(&set->spare, c, sizeof(void *));
+        set->nspare--;
+    } else if (!(c = malloc(set->conn_size))) {
         close(fd);
         return NULL;
     }
+    memset(c, 0, set->conn_size);
     c->set = set;
-    c->file_fd = -1;
+    c->body_fd = -1;
     timer_node_init(&c->timer);
-    if (len > sizeof(c->peer))
-        len = sizeof(c->peer);
-    memcpy(&c->peer, peer, len);
-    c->peer_len = len;
+    memcpy(&c->peer, peer, len < sizeof(c->peer) ? len : sizeof(c->peer));
     if (loop_add(set->loop, &c->io, fd, EPOLLIN | EPOLLRDHUP | set->trigger, conn_ready) != 0) {
         close(fd);
         free(c);
@@ -222,18 +273,20 @@ struct conn *conn_open(struct conn_set *set, int fd, const struct sockaddr *peer
         set->first->prev = c;
     set->first = c;
     set->live++;
-    set->opened++;
+    counter_add(&set->opened, 1);
     return c;
 }
 
 ssize_t conn_read(struct conn *c)
 {
-    if (buf_reserve(&c->in, CONN_READ_CHUNK) != 0)
+    if (buf_reserve(&c->in, CONN_READ_CHUNK, &c->set->bufs) != 0)
         return -ENOMEM;
+    size_t room = c->in.cap - c->in.len;
     for (;;) {
-        ssize_t n = recv(c->io.fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+        ssize_t n = recv(c->io.fd, c->in.data + c->in.len, room, 0);
         if (n > 0) {
-            c->in.len += (size_t)n;
+            c->in.len += (uint32_t)n;
+            c->drained = (size_t)n < room && !c->hangup;
             return n;
         }
         if (n == 0) {
@@ -244,15 +297,16 @@ ssize_t conn_read(struct conn *c)
             break;
     }
     int err = errno;
+    c->drained = err == EAGAIN;
     /* Nothing arrived: an idle connection keeps no buffer. */
     if (buf_readable(&c->in) == 0)
-        buf_release(&c->in);
+        conn_release_in(c);
     return -err;
 }
 
 int conn_send(struct conn *c, const void *p, size_t n)
 {
-    int rc = buf_append(&c->out, p, n);
+    int rc = buf_append(&c->out, p, n, &c->set->bufs);
     if (rc != 0)
         return rc;
     rc = conn_flush(c, NULL);
@@ -264,13 +318,14 @@ void conn_close(struct conn *c, enum close_reason why)
     struct conn_set *set = c->set;
     if (set->handler->on_close)
         set->handler->on_close(c, why);
-    loop_del(set->loop, &c->io);
+    /* Closing the socket takes it out of the epoll set (no other fd refers to it), so only
+     * this turn's pending events need forgetting: one syscall less per connection. */
+    loop_forget(set->loop, &c->io);
     timers_cancel(loop_timers(set->loop), &c->timer);
     close(c->io.fd);
-    if (c->file_fd >= 0)
-        file_done(c);
-    buf_release(&c->in);
-    buf_release(&c->out);
+    body_done(c);
+    conn_release_in(c);
+    buf_release(&c->out, &set->bufs);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -278,6 +333,12 @@ void conn_close(struct conn *c, enum close_reason why)
     if (c->next)
         c->next->prev = c->prev;
     set->live--;
-    set->closed[why]++;
-    free(c);
+    counter_add(&set->closed[why], 1);
+    if (set->nspare < CONN_POOL_CONNS) {
+        memcpy(c, &set->spare, sizeof(void *));
+        set->spare = c;
+        set->nspare++;
+    } else {
+        free(c);
+    }
 }

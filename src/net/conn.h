@@ -9,11 +9,13 @@
 #ifndef TINYWEB_NET_CONN_H
 #define TINYWEB_NET_CONN_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "core/counter.h"
 #include "core/loop.h"
 #include "net/buf.h"
 
@@ -42,35 +44,56 @@ struct conn_handler {
     void (*on_writable)(struct conn *c);
     /* Called by conn_close() while the fd is still open; may be NULL. */
     void (*on_close)(struct conn *c, enum close_reason why);
+    /* A body queued with conn_send_body() is sent or dropped: its owner may let go of it. */
+    void (*release_body)(void *ref);
 };
+
+/* Bodies at least this long go by sendfile(2) (CONN_SENDFILE_OFF: never, 0: always). */
+#define CONN_SENDFILE_OFF INT64_MAX
 
 /* One loop's connections and their counters. Embedded in its owner; not thread-safe. */
 struct conn_set {
     struct loop *loop;
     const struct conn_handler *handler;
-    uint32_t trigger;  /* 0 (level-triggered) or EPOLLET */
-    size_t conn_size;  /* the owner's struct, which starts with a struct conn */
-    bool use_sendfile; /* file bodies by sendfile(2) rather than pread + writev */
-    char *scratch;     /* the copy buffer for file bodies, shared by the loop's connections */
+    uint32_t trigger;     /* 0 (level-triggered) or EPOLLET */
+    size_t conn_size;     /* the owner's struct, which starts with a struct conn */
+    int64_t sendfile_min; /* file bodies this long or longer by sendfile(2), else pread + write */
+    char *scratch;        /* the copy buffer for file bodies, shared by the loop's connections */
     struct conn *first;
+    struct buf_pool bufs; /* read and write buffers between uses */
+    void *spare;          /* closed connections' memory, for the next ones (a bounded list) */
+    uint32_t nspare;
     size_t live;
-    uint64_t opened;
-    uint64_t closed[CLOSE_REASON_MAX];
+    counter_t opened;
+    counter_t closed[CLOSE_REASON_MAX];
+    counter_t bytes_out; /* response bytes the sockets took */
 };
 
+/* The peer's address: IPv4 or IPv6, whichever the family says. */
+union conn_addr {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+};
+
+/* A connection: kept small, as every idle keep-alive connection is one of these and no more. */
 struct conn {
     struct loop_io io; /* io.fd is the socket */
     struct timer_node timer;
     struct conn_set *set;
     struct conn *prev, *next;
-    bool eof;         /* the peer shut down its side: conn_read() returned 0 */
-    bool read_paused; /* not reading: epoll waits for writability only */
     struct buf in, out;
-    int file_fd; /* a file body queued behind out, or -1 */
-    off_t file_off, file_end;
-    struct sockaddr_storage peer;
-    socklen_t peer_len;
-    void *data; /* the owner's */
+    /* The body queued behind out: bytes in memory, or a file; [body_off, body_end) is left. */
+    const char *body_mem;
+    void *body_ref; /* handed to release_body() when the body is done; NULL: close body_fd */
+    off_t body_off, body_end;
+    int body_fd;
+    bool body_sendfile; /* the file goes by sendfile(2) */
+    bool eof;           /* the peer shut down its side: conn_read() returned 0 */
+    bool read_paused;   /* not reading: epoll waits for writability only */
+    bool hangup;        /* the last event carried EPOLLRDHUP: the peer's FIN is waiting */
+    bool drained;       /* the last read found the socket empty (a short read, no FIN waiting) */
+    union conn_addr peer;
 };
 
 /* The reason's name for logs and counters ("idle_timeout"). */
@@ -93,17 +116,37 @@ void conn_set_expire(struct timer_node *node, int cls, void *set);
 /* Closes every connection of set with reason why. O(connections). */
 void conn_set_close_all(struct conn_set *set, enum close_reason why);
 
-/* Takes over the accepted, nonblocking fd: registers it for reading. NULL (fd closed) on error. */
+/* Takes over the accepted, nonblocking fd: registers it for reading. NULL (fd closed) on error.
+ * The memory comes from the set's spare connections when there is one. */
 struct conn *conn_open(struct conn_set *set, int fd, const struct sockaddr *peer, socklen_t len);
 
-/* Reads once into c->in: bytes read (> 0), 0 at EOF, -EAGAIN when drained, or -errno. */
+/* Reads once into c->in: bytes read (> 0), 0 at EOF, -EAGAIN when drained, or -errno. After a
+ * short read with no FIN pending, c->drained is set: edge-triggered readers may stop there, as
+ * bytes that arrive later raise a new edge (nginx does the same). */
 ssize_t conn_read(struct conn *c);
 
 /* Sends n bytes, queueing what the socket does not take now. 0 or -errno. */
 int conn_send(struct conn *c, const void *p, size_t n);
 
-/* Queues len bytes of the file fd from off behind c->out; c owns fd from now on. */
-void conn_send_file(struct conn *c, int fd, off_t off, off_t len);
+/*
+ * Queues a body behind c->out: len bytes from off of mem, or of the file fd when mem is NULL.
+ * When it is sent (or the connection closes) the handler's release_body(ref) is called; with a
+ * NULL ref, c owns fd and closes it instead.
+ */
+void conn_send_body(struct conn *c, const char *mem, int fd, off_t off, off_t len, void *ref);
+
+/* Room for n more bytes in c->out (from the loop's pool): the caller writes there, then
+ * conn_commit(). NULL when out of memory. */
+char *conn_out_space(struct conn *c, size_t n);
+
+/* Adds n bytes written at conn_out_space() to c->out. */
+static inline void conn_commit(struct conn *c, size_t n)
+{
+    c->out.len += (uint32_t)n;
+}
+
+/* Gives c->in's storage back to the loop's pool (an idle connection keeps no buffer). */
+void conn_release_in(struct conn *c);
 
 /*
  * Writes what is queued (c->out, then the file). Returns 0 when all of it is sent, -EAGAIN when

@@ -32,7 +32,7 @@ static bool shed_one(struct listener *l)
     int fd = accept4(l->io.fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd >= 0) {
         close(fd);
-        l->shed++;
+        counter_add(&l->shed, 1);
     }
     l->reserve_fd = open_reserve();
     return fd >= 0;

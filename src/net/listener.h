@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/counter.h"
 #include "core/loop.h"
 
 struct listener;
@@ -27,7 +28,7 @@ struct listener {
     int reserve_fd; /* held open so that EMFILE can still accept and drop */
     uint16_t port;  /* the bound port (useful after binding port 0) */
     uint64_t accepted;
-    uint64_t shed; /* connections accepted and closed at once because fds ran out */
+    counter_t shed; /* connections accepted and closed at once because fds ran out */
 };
 
 /*

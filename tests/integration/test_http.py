@@ -832,6 +832,16 @@ class Files(Suite):
         resp = get(s.port, '/f100k.bin', headers=[('Range', 'bytes=1000-70999')])
         data = self.root.files['/f100k.bin']
         check(resp.status == 206 and resp.body == data[1000:71000], f'range: {resp!r}')
+        # A threshold: the 10 MiB body by sendfile, the others copied, on one connection; and
+        # without the file cache, so the 100 KiB file goes from its fd as well.
+        for args in (('--sendfile', '1m'), ('--sendfile', '64k', '--file-cache', '0')):
+            s = self.start(*args)
+            with Conn(s.port) as c:
+                for path in ('/f612.txt', '/f10m.bin', '/f100k.bin', '/f612.txt'):
+                    resp = c.roundtrip('GET', path)
+                    check(resp.status == 200 and sha(resp.body) == sha(self.root.files[path]),
+                          f'{args} {path}: {resp!r}')
+            s.stop_checked()
 
     def test_curl_keepalive_reuses_connection(self):
         out = os.path.join(self.root.base, 'dl')
@@ -999,6 +1009,9 @@ class Files(Suite):
 @suite
 class Conditional(Suite):
     group = 'core'
+    # Every request checks the file again (FileCache tests the interval): ETags follow changes
+    # at once, and the cache's check path runs on every request here.
+    server_args = ('--file-cache-valid', '0')
 
     def first(self, path='/f612.txt'):
         resp = get(self.port, path)
@@ -1059,6 +1072,99 @@ class Conditional(Suite):
         check(resp.get('ETag') != etag, f'ETag unchanged: {etag}')
         self.check_304(get(self.port, '/mutable.txt', [('If-None-Match', resp.get('ETag'))]),
                        resp.get('ETag'))
+
+
+@suite
+class FileCache(Suite):
+    """The open-file cache: within --file-cache-valid a cached file may be served as loaded
+    (always consistently: body, length and ETag of one version); after it, every change (new
+    content, removal, a symlink planted to leave the root) is seen."""
+    group = 'core'
+    server_args = None
+    VALID = 1.0
+
+    def version(self, resp):
+        """Which version of cache/v.txt resp carries, checking that its parts agree."""
+        check(resp.status == 200, f'{resp!r}')
+        check(resp.get('Content-Length') == str(len(resp.body)), f'length: {resp!r}')
+        for n, data in self.versions.items():
+            if resp.body == data:
+                check(self.etags.setdefault(n, resp.get('ETag')) == resp.get('ETag'),
+                      f'version {n} with another ETag: {resp!r}')
+                return n
+        raise Failure(f'a body that is no version of the file: {resp.body[:80]!r}')
+
+    def write(self, n, name='/cache/v.txt'):
+        os.makedirs(self.root.full('/cache'), exist_ok=True)
+        with open(self.root.full(name), 'wb') as f:
+            f.write(self.versions[n])
+
+    def test_changed_file_served_fresh_after_interval(self):
+        self.versions = {1: b'version 1\n' * 10, 2: b'version two, longer\n' * 10}
+        self.etags = {}
+        self.write(1)
+        s = self.start('--file-cache-valid', f'{int(self.VALID * 1000)}ms')
+        with Conn(s.port) as c:
+            loaded = time.monotonic()
+            check(self.version(c.roundtrip('GET', '/cache/v.txt')) == 1, 'first GET')
+            self.write(2)
+            # Within the interval either version may come, each whole.
+            self.version(c.roundtrip('GET', '/cache/v.txt'))
+            time.sleep(max(0.0, loaded + self.VALID + 0.1 - time.monotonic()))
+            check(self.version(c.roundtrip('GET', '/cache/v.txt')) == 2,
+                  'still the old version after the interval')
+            check(self.etags[1] != self.etags[2], f'ETags equal: {self.etags}')
+            # A conditional GET with the new ETag matches now.
+            resp = c.roundtrip('GET', '/cache/v.txt', [('If-None-Match', self.etags[2])])
+            check(resp.status == 304, f'{resp!r}')
+            # Removed: 404 once the interval passed since the last check.
+            os.remove(self.root.full('/cache/v.txt'))
+            time.sleep(self.VALID + 0.1)
+            check_error_page(c.roundtrip('GET', '/cache/v.txt'), 404)
+            # Replaced by a symlink that leaves the root: the confinement holds for changes too.
+            self.etags.pop(1)  # a new file: a new mtime, a new ETag
+            self.write(1)
+            check(self.version(c.roundtrip('GET', '/cache/v.txt')) == 1, 'after re-creation')
+            os.remove(self.root.full('/cache/v.txt'))
+            os.symlink(os.path.join(self.root.base, 'secret.txt'), self.root.full('/cache/v.txt'))
+            time.sleep(self.VALID + 0.1)
+            resp = c.roundtrip('GET', '/cache/v.txt')
+            check(resp.status == 403 and self.root.secret not in resp.body, f'{resp!r}')
+        s.signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 3
+        while 'file cache:' not in s.stderr() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        m = re.search(r'file cache: (\d+) hits (\d+) misses (\d+) checks (\d+) stale', s.stderr())
+        check(m and int(m[1]) >= 1 and int(m[4]) >= 2, f'cache counters: {m and m[0]}')
+
+    def test_valid_zero_and_cache_off_see_changes_at_once(self):
+        for args in (('--file-cache-valid', '0'), ('--file-cache', '0')):
+            self.versions = {1: b'one\n', 2: b'two, longer\n'}
+            self.etags = {}
+            self.write(1, '/cache/w.txt')
+            s = self.start(*args)
+            with Conn(s.port) as c:
+                check(self.version(c.roundtrip('GET', '/cache/w.txt')) == 1, f'{args}: first')
+                self.write(2, '/cache/w.txt')
+                check(self.version(c.roundtrip('GET', '/cache/w.txt')) == 2, f'{args}: second')
+            s.stop_checked()
+
+    def test_cache_bounds_and_large_files(self):
+        # Eight files of 40 KiB through a cache of two entries and 64 KiB (files up to 4 KiB
+        # are kept in memory): every body whole, and the 10 MiB file, never cached, intact.
+        for i in range(8):
+            self.root.add(f'cache/b{i}.bin', det_bytes(1000 + i, 40 * 1024 if i % 2 else 3000))
+        s = self.start('--file-cache', '2', '--file-cache-bytes', '64k')
+        with Conn(s.port) as c:
+            for _ in range(3):
+                for i in range(8):
+                    resp = c.roundtrip('GET', f'/cache/b{i}.bin')
+                    check(resp.status == 200 and resp.body == self.root.files[f'/cache/b{i}.bin'],
+                          f'b{i}: {resp!r}')
+            resp = c.roundtrip('GET', '/f10m.bin')
+            check(resp.status == 200 and sha(resp.body) == sha(self.root.files['/f10m.bin']),
+                  '10 MiB body differs')
+        s.stop_checked()
 
 
 @suite
@@ -2332,6 +2438,10 @@ class Args(Suite):
             (['--listen', 'localhost:80'], '--listen'), (['--listen', '1.2.3.4:99999'], '--listen'),
             (['--error-log', 'off'], '--error-log'), (['--tick-ms', '0'], '--tick-ms'),
             (['--max-uri-bytes', '1'], '--max-uri-bytes'), (['stray'], 'stray'),
+            (['--sendfile', 'yes'], '--sendfile'), (['--sendfile', '-1'], '--sendfile'),
+            (['--file-cache', '-1'], '--file-cache'), (['--file-cache', 'x'], '--file-cache'),
+            (['--file-cache-bytes', '1q'], '--file-cache-bytes'),
+            (['--file-cache-valid', '25h'], '--file-cache-valid'),
         ]
         bad = []
         for extra, name in cases:

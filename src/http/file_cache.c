@@ -1,0 +1,332 @@
+/*
+ * The open-file cache. See file_cache.h.
+ */
+#include "file_cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "http/mime.h"
+
+#define INDEX_FILE "index.html"
+
+struct file_cache {
+    struct file_cache_config cfg;
+    int root_fd;
+    struct file_entry **buckets;
+    uint32_t mask;                      /* buckets - 1, a power of two minus one */
+    struct file_entry *newest, *oldest; /* the LRU order of cached entries */
+    uint32_t count;                     /* cached entries */
+    size_t bytes;                       /* their file bytes */
+    struct file_cache_stats stats;
+};
+
+struct file_cache *file_cache_new(const struct file_cache_config *cfg, int root_fd)
+{
+    struct file_cache *fc = calloc(1, sizeof(*fc));
+    if (!fc)
+        return NULL;
+    fc->cfg = *cfg;
+    fc->root_fd = root_fd;
+    uint32_t n = 1;
+    while (n < cfg->max_entries && n < (1u << 30))
+        n <<= 1;
+    fc->mask = n - 1;
+    fc->buckets = calloc(n, sizeof(*fc->buckets));
+    if (!fc->buckets) {
+        free(fc);
+        return NULL;
+    }
+    return fc;
+}
+
+static void entry_free(struct file_entry *e)
+{
+    if (e->fd >= 0)
+        close(e->fd);
+    free((void *)e->data);
+    free(e);
+}
+
+/* Takes e out of the hash and the LRU order; it is freed now or by its last release. */
+static void forget(struct file_cache *fc, struct file_entry *e)
+{
+    struct file_entry **pp = &fc->buckets[e->hash & fc->mask];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        fc->newest = e->older;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        fc->oldest = e->newer;
+    e->cached = false;
+    fc->count--;
+    fc->bytes -= (size_t)e->size;
+    counter_add(&fc->stats.entries, (uint64_t)-1);
+    counter_add(&fc->stats.bytes, (uint64_t)-e->size);
+    if (e->refs == 0)
+        entry_free(e);
+}
+
+void file_cache_free(struct file_cache *fc)
+{
+    if (!fc)
+        return;
+    while (fc->newest)
+        forget(fc, fc->newest);
+    free(fc->buckets);
+    free(fc);
+}
+
+void file_entry_release(struct file_entry *e)
+{
+    if (--e->refs == 0 && !e->cached)
+        entry_free(e);
+}
+
+const struct file_cache_stats *file_cache_stats(const struct file_cache *fc)
+{
+    return &fc->stats;
+}
+
+/* FNV-1a over the key; dir tells "a" from "a/". */
+static uint32_t hash_key(const char *p, size_t len, bool dir)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)p[i]) * 16777619u;
+    return dir ? h ^ 0x5bd1e995u : h;
+}
+
+static struct file_entry *lookup(struct file_cache *fc, const char *p, size_t len, bool dir,
+                                 uint32_t hash)
+{
+    size_t key_len = len + dir;
+    for (struct file_entry *e = fc->buckets[hash & fc->mask]; e; e = e->hnext) {
+        if (e->hash == hash && e->key_len == key_len && memcmp(e->key, p, len) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* Moves e to the newest end of the LRU order. */
+static void touch(struct file_cache *fc, struct file_entry *e)
+{
+    if (fc->newest == e)
+        return;
+    /* Not the newest, so e->newer is set. */
+    e->newer->older = e->older;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        fc->oldest = e->newer;
+    e->newer = NULL;
+    e->older = fc->newest;
+    fc->newest->newer = e;
+    fc->newest = e;
+}
+
+/* The resolved path of e, stored after its key. */
+static const char *entry_path(const struct file_entry *e)
+{
+    return e->key + e->key_len + 1;
+}
+
+static bool same_file(const struct file_entry *e, const struct stat *st)
+{
+    return S_ISREG(st->st_mode) && st->st_dev == e->dev && st->st_ino == e->ino &&
+           st->st_size == e->size && st->st_mtim.tv_sec == e->mtime.tv_sec &&
+           st->st_mtim.tv_nsec == e->mtime.tv_nsec && st->st_ctim.tv_sec == e->ctime.tv_sec &&
+           st->st_ctim.tv_nsec == e->ctime.tv_nsec;
+}
+
+/*
+ * Opens path beneath the root. RESOLVE_BENEATH fails with EXDEV on any ".." or symlink
+ * (absolute or relative) that would leave the root; RESOLVE_NO_MAGICLINKS keeps /proc-style
+ * links out. O_NONBLOCK: opening a FIFO someone placed in the root must not block the loop.
+ */
+static int open_beneath(int root_fd, const char *path)
+{
+    struct open_how how = {
+        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
+    long fd = syscall(SYS_openat2, root_fd, path[0] ? path : ".", &how, sizeof(how));
+    return fd < 0 ? -errno : (int)fd;
+}
+
+/* Opens and stats the file path names; a directory in slash form gives its index, whose path
+ * then replaces *path (in name, room for PATH_MAX). The fd, or -errno. */
+static int resolve(int root_fd, const char *p, size_t len, bool dir, char *name, struct stat *st)
+{
+    if (len >= PATH_MAX - sizeof(INDEX_FILE) - 1)
+        return -ENAMETOOLONG;
+    memcpy(name, p, len + 1);
+    int fd = open_beneath(root_fd, name);
+    if (fd < 0)
+        return fd;
+    if (fstat(fd, st) != 0)
+        goto fail;
+    if (S_ISDIR(st->st_mode)) {
+        close(fd);
+        if (!dir && len > 0)
+            return -EISDIR;
+        /* The index is opened from the root again, so it too must resolve beneath it. */
+        size_t n = len;
+        if (n > 0)
+            name[n++] = '/';
+        memcpy(name + n, INDEX_FILE, sizeof(INDEX_FILE));
+        fd = open_beneath(root_fd, name);
+        /* A directory without an index is not listed. */
+        if (fd < 0)
+            return fd == -ENOENT ? -EACCES : fd;
+        if (fstat(fd, st) != 0)
+            goto fail;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(fd);
+        return -EACCES;
+    }
+    return fd;
+fail:;
+    int err = errno;
+    close(fd);
+    return -err;
+}
+
+/* Reads the whole file into memory; NULL if it is not as long as fstat said, or no memory. */
+static char *read_whole(int fd, size_t size)
+{
+    char *data = malloc(size ? size : 1);
+    size_t got = 0;
+    while (data && got < size) {
+        ssize_t r = pread(fd, data + got, size - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            free(data);
+            return NULL;
+        }
+        got += (size_t)r;
+    }
+    return data;
+}
+
+static void evict_for(struct file_cache *fc, size_t bytes)
+{
+    while (fc->oldest &&
+           (fc->count + 1 > fc->cfg.max_entries || fc->bytes + bytes > fc->cfg.max_bytes)) {
+        forget(fc, fc->oldest);
+        counter_add(&fc->stats.evicted, 1);
+    }
+}
+
+static struct file_entry *entry_new(const char *p, size_t len, bool dir, const char *name, int fd,
+                                    const struct stat *st)
+{
+    size_t name_len = strlen(name);
+    struct file_entry *e = calloc(1, sizeof(*e) + len + dir + 1 + name_len + 1);
+    if (!e)
+        return NULL;
+    e->fd = fd;
+    e->size = st->st_size;
+    e->mtime = st->st_mtim;
+    e->ctime = st->st_ctim;
+    e->dev = st->st_dev;
+    e->ino = st->st_ino;
+    e->refs = 1;
+    memcpy(e->key, p, len);
+    if (dir)
+        e->key[len] = '/';
+    e->key_len = (uint32_t)(len + dir);
+    memcpy(e->key + e->key_len + 1, name, name_len + 1);
+    e->content_type = mime_type(name, name_len);
+    e->etag_len = http_etag_format(e->etag, st->st_size, st->st_mtim);
+    /* An mtime beyond year 9999 has no HTTP-date: the response goes without Last-Modified. */
+    if (http_date_format(st->st_mtim.tv_sec, e->last_modified) != 0)
+        e->last_modified[0] = '\0';
+    return e;
+}
+
+/* Keeps e (a fresh entry whose fd is still open) in memory and in the cache, if it fits. */
+static void keep(struct file_cache *fc, struct file_entry *e, uint32_t hash, uint64_t now_ms)
+{
+    size_t size = (size_t)e->size;
+    if (fc->cfg.max_entries == 0 || size > fc->cfg.max_file || size > fc->cfg.max_bytes)
+        return;
+    char *data = read_whole(e->fd, size);
+    if (!data)
+        return;
+    close(e->fd);
+    e->fd = -1;
+    e->data = data;
+    evict_for(fc, size);
+    e->cache = fc;
+    e->hash = hash;
+    e->checked_ms = now_ms;
+    e->cached = true;
+    e->hnext = fc->buckets[hash & fc->mask];
+    fc->buckets[hash & fc->mask] = e;
+    e->older = fc->newest;
+    if (fc->newest)
+        fc->newest->newer = e;
+    else
+        fc->oldest = e;
+    fc->newest = e;
+    fc->count++;
+    fc->bytes += size;
+    counter_add(&fc->stats.entries, 1);
+    counter_add(&fc->stats.bytes, size);
+}
+
+int file_cache_open(struct file_cache *fc, const char *p, size_t len, bool dir, uint64_t now_ms,
+                    struct file_entry **out)
+{
+    uint32_t hash = hash_key(p, len, dir);
+    struct file_entry *e = fc->cfg.max_entries ? lookup(fc, p, len, dir, hash) : NULL;
+    if (e && now_ms - e->checked_ms >= fc->cfg.valid_ms) {
+        /* Due for a check: the same inode, size and times, or it is loaded again. */
+        struct stat st;
+        counter_add(&fc->stats.checks, 1);
+        if (fstatat(fc->root_fd, entry_path(e), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            same_file(e, &st)) {
+            e->checked_ms = now_ms;
+        } else {
+            counter_add(&fc->stats.stale, 1);
+            forget(fc, e);
+            e = NULL;
+        }
+    }
+    if (e) {
+        counter_add(&fc->stats.hits, 1);
+        e->refs++;
+        touch(fc, e);
+        *out = e;
+        return 0;
+    }
+    counter_add(&fc->stats.misses, 1);
+    char name[PATH_MAX];
+    struct stat st;
+    int fd = resolve(fc->root_fd, p, len, dir, name, &st);
+    if (fd < 0)
+        return fd;
+    e = entry_new(p, len, dir, name, fd, &st);
+    if (!e) {
+        close(fd);
+        return -ENOMEM;
+    }
+    keep(fc, e, hash, now_ms);
+    *out = e;
+    return 0;
+}

@@ -1,0 +1,90 @@
+/*
+ * The open-file cache of one loop: request paths resolved beneath the document root to regular
+ * files, small files held in memory with their response metadata (type, ETag, Last-Modified), so
+ * a hot file costs no open, fstat, read or close per request. nginx's open_file_cache is the
+ * model: bounded in entries and bytes, least recently used out first, and each entry checked
+ * against the file system at most once per interval (one fstatat: a changed inode, size, mtime
+ * or ctime drops the entry and the next request loads the file again through openat2's
+ * RESOLVE_BENEATH, so the confinement to the root is re-established on every change).
+ *
+ * Larger files (and every file when the cache is off) are opened per request: the caller gets an
+ * uncached entry holding the open fd, freed when released.
+ *
+ * Entries are shared by reference: an entry replaced or evicted while a response still sends it
+ * lives on until its last reference goes. Owned by one loop; not thread-safe.
+ */
+#ifndef TINYWEB_HTTP_FILE_CACHE_H
+#define TINYWEB_HTTP_FILE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "core/counter.h"
+#include "http/http_cond.h"
+
+struct file_cache;
+
+/* A resolved regular file. Everything public is read-only for holders of a reference. */
+struct file_entry {
+    const char *data; /* the whole file when held in memory, else NULL */
+    int fd;           /* the open file when data is NULL; -1 otherwise */
+    off_t size;
+    struct timespec mtime;
+    const char *content_type;
+    char etag[HTTP_ETAG_MAX];
+    size_t etag_len;
+    char last_modified[HTTP_DATE_LEN + 1]; /* "" when the mtime has no HTTP-date */
+    /* The cache's own. */
+    struct file_cache *cache;
+    struct file_entry *hnext, *newer, *older;
+    uint64_t checked_ms;
+    dev_t dev;
+    ino_t ino;
+    struct timespec ctime;
+    uint32_t hash, refs;
+    uint32_t key_len; /* the key is key[0, key_len); the resolved path follows, NUL-terminated */
+    bool cached;
+    char key[];
+};
+
+struct file_cache_config {
+    uint32_t max_entries; /* 0: no caching, every request opens its file */
+    size_t max_bytes;     /* file bytes held in memory, all entries together */
+    size_t max_file;      /* the largest file held in memory */
+    uint64_t valid_ms;    /* how long an entry is trusted before it is checked again */
+};
+
+/* Counters of one cache: written by its loop, readable from any thread. */
+struct file_cache_stats {
+    counter_t hits, misses, checks, stale, evicted;
+    counter_t entries, bytes; /* held now */
+};
+
+/* A cache for files beneath root_fd (kept open by the caller). NULL when out of memory. */
+struct file_cache *file_cache_new(const struct file_cache_config *cfg, int root_fd);
+
+/* Frees the cache; every reference must have been released. */
+void file_cache_free(struct file_cache *fc);
+
+/*
+ * Resolves the decoded path p[0, len) (relative to the root, NUL-terminated; dir: it ended with
+ * a slash) to a regular file; a directory asked in slash form serves its index.html. now_ms is
+ * the loop's clock. Returns 0 with *out holding a reference, or -errno: -EISDIR for a directory
+ * asked without the slash (redirect it), -EACCES for a directory without an index or anything
+ * but a regular file, and what openat2 and fstat fail with (-ENOENT, -EXDEV outside the root,
+ * -ELOOP, -EMFILE, ...). A hit costs no syscall; a miss one openat2 and one fstat (two of each
+ * for an index), plus the read of a file small enough to keep.
+ */
+int file_cache_open(struct file_cache *fc, const char *p, size_t len, bool dir, uint64_t now_ms,
+                    struct file_entry **out);
+
+/* Gives back a reference from file_cache_open(). O(1). */
+void file_entry_release(struct file_entry *e);
+
+/* The counters, to read with counter_get() from any thread. */
+const struct file_cache_stats *file_cache_stats(const struct file_cache *fc);
+
+#endif
