@@ -204,12 +204,16 @@ static void on_accept(struct listener *l, int fd, const struct sockaddr *peer, s
     struct server *srv = l->data;
     struct conn *c = conn_open(&srv->conns, fd, peer, len);
     if (!c) {
-        fprintf(stderr, "idle_echo: cannot take connection fd %d: out of memory or fds\n", fd);
+        fprintf(stderr, "idle_echo: cannot take connection fd %d: out of memory\n", fd);
         return;
     }
     char who[NI_MAXHOST + NI_MAXSERV + 4];
     print_peer(peer, len, who, sizeof(who));
     printf("accept fd %d from %s\n", fd, who);
+    if (conn_register(c) != 0) {
+        conn_close(c, CLOSE_ERROR);
+        return;
+    }
     conn_arm(c, CLASS_IDLE);
 }
 

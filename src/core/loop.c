@@ -96,6 +96,12 @@ int loop_mod(struct loop *loop, struct loop_io *io, uint32_t events)
     return 0;
 }
 
+int loop_rearm(struct loop *loop, struct loop_io *io)
+{
+    struct epoll_event ev = {.events = io->events, .data.ptr = io};
+    return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, io->fd, &ev) == 0 ? 0 : -errno;
+}
+
 void loop_del(struct loop *loop, struct loop_io *io)
 {
     /* Failure means the fd was never added or is already closed: nothing left to remove. */

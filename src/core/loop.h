@@ -52,6 +52,11 @@ int loop_add(struct loop *loop, struct loop_io *io, int fd, uint32_t events, loo
 /* Changes the events io waits for. 0 or -errno. */
 int loop_mod(struct loop *loop, struct loop_io *io, uint32_t events);
 
+/* Has epoll report io again next turn if it is still ready (EPOLL_CTL_MOD re-checks readiness,
+ * for edge-triggered fds too): an owner that stops before draining an fd, to be fair to the
+ * others, yields with it. One syscall. 0 or -errno. */
+int loop_rearm(struct loop *loop, struct loop_io *io);
+
 /* Removes io; events of this turn not yet dispatched for it are dropped. O(events of the turn). */
 void loop_del(struct loop *loop, struct loop_io *io);
 

@@ -23,6 +23,9 @@
 /* What a step of the state machine left the connection in. */
 enum step { STEP_NEXT, STEP_WAIT, STEP_CLOSED };
 
+/* Reads of one connection per readiness event (16 KiB each) before the loop moves on. */
+#define HTTP_READS_PER_TURN 16
+
 struct http_conn {
     struct conn conn; /* first: the conn_set allocates struct http_conn */
     uint8_t phase;
@@ -31,6 +34,7 @@ struct http_conn {
     bool linger;        /* the client may still be sending: drain before closing */
     bool chunked;       /* the body being read is chunked */
     bool head_only;     /* the unparseable request began with "HEAD " */
+    bool nodelay;       /* TCP_NODELAY is set */
     uint32_t head_len;  /* PHASE_BODY: the request head, kept at the front of conn.in */
     uint32_t scanned;   /* PHASE_HEAD: bytes of the head already found incomplete */
     uint64_t body_left; /* PHASE_BODY, Content-Length: bytes still to come */
@@ -351,6 +355,21 @@ static enum step on_body(struct http_conn *hc)
     return rc == 0 ? STEP_NEXT : (conn_close(&hc->conn, CLOSE_ERROR), STEP_CLOSED);
 }
 
+/*
+ * Nagle's algorithm only delays a small write while earlier bytes are unacknowledged: the next
+ * response on a kept connection (pipelined ones back to back), or the tail of a body that did
+ * not fit at once. A response written whole on a connection that then closes needs nothing,
+ * so TCP_NODELAY is set at those two points, once (as nginx's tcp_nodelay does).
+ */
+static void set_nodelay(struct http_conn *hc)
+{
+    if (hc->nodelay)
+        return;
+    int one = 1;
+    setsockopt(hc->conn.io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    hc->nodelay = true;
+}
+
 /* Our side is done but the client may still be sending: shut down writing and drain. */
 static enum step start_linger(struct http_conn *hc)
 {
@@ -374,6 +393,7 @@ static enum step finish_response(struct http_conn *hc)
         return STEP_CLOSED;
     }
     set_phase(hc, PHASE_IDLE);
+    set_nodelay(hc);
     if (c->read_paused && conn_pause_read(c, false) != 0) {
         conn_close(c, CLOSE_ERROR);
         return STEP_CLOSED;
@@ -394,6 +414,7 @@ static enum step on_send(struct http_conn *hc)
     if (rc == 0)
         return finish_response(hc);
     if (rc == -EAGAIN) {
+        set_nodelay(hc);
         /* The send timeout runs from the last write that made progress. */
         if (written > 0 || c->timer.cls != HTTP_TIMEOUT_SEND)
             arm(hc, HTTP_TIMEOUT_SEND);
@@ -415,10 +436,13 @@ static enum step process(struct http_conn *hc)
         case PHASE_IDLE:
             if (buf_readable(&hc->conn.in) == 0)
                 return STEP_WAIT;
-            /* The first byte of the next request: its whole head must now arrive in time. */
+            /* The first bytes of the next request. A head that came whole is answered in this
+             * turn and needs no timer of its own; otherwise the rest must arrive in time. */
             set_phase(hc, PHASE_HEAD);
-            arm(hc, HTTP_TIMEOUT_HEADER);
-            /* fall through */
+            s = on_head(hc);
+            if (s == STEP_WAIT && hc->phase == PHASE_HEAD)
+                arm(hc, HTTP_TIMEOUT_HEADER);
+            break;
         case PHASE_HEAD:
             s = buf_readable(&hc->conn.in) ? on_head(hc) : STEP_WAIT;
             break;
@@ -438,25 +462,37 @@ static enum step process(struct http_conn *hc)
     }
 }
 
-static void on_readable(struct conn *c)
+/* Reads and answers what the socket holds. STEP_CLOSED when the connection is gone. */
+static enum step read_and_process(struct http_conn *hc)
 {
-    struct http_conn *hc = (struct http_conn *)c;
+    struct conn *c = &hc->conn;
     bool edge = c->set->trigger & EPOLLET;
+    int reads = 0;
     do {
+        /* A client that keeps the socket full (pipelining, a large body) gets a batch of reads
+         * per turn, then yields to the others. */
+        if (reads++ == HTTP_READS_PER_TURN)
+            return conn_yield(c) == 0 ? STEP_WAIT : (conn_close(c, CLOSE_ERROR), STEP_CLOSED);
         ssize_t n = conn_read(c);
         if (n == -EAGAIN)
-            return;
+            return STEP_WAIT;
         if (n <= 0) {
             /* EOF while lingering is the goal; elsewhere the client left or failed. */
             conn_close(c, hc->phase == PHASE_LINGER ? CLOSE_DONE
                           : n == 0                  ? CLOSE_PEER
                                                     : CLOSE_ERROR);
-            return;
+            return STEP_CLOSED;
         }
         if (process(hc) == STEP_CLOSED)
-            return;
+            return STEP_CLOSED;
         /* A short read emptied the socket: the next bytes raise a new edge. */
     } while (edge && !c->read_paused && !c->drained);
+    return STEP_WAIT;
+}
+
+static void on_readable(struct conn *c)
+{
+    read_and_process((struct http_conn *)c);
 }
 
 static void on_writable(struct conn *c)
@@ -586,14 +622,16 @@ void http_loop_accept(struct http_loop *h, int fd, const struct sockaddr *peer, 
         counter_add(&h->stats.rejected, 1);
         return;
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct conn *c = conn_open(&h->conns, fd, peer, len);
     if (!c)
         return;
     /* A fresh connection is zeroed: phase 0 is PHASE_HEAD, counted here. */
     counter_add(&h->stats.phases[PHASE_HEAD], 1);
     conn_arm(c, HTTP_TIMEOUT_HEADER);
+    /* The request usually came with the connection: answer it before the socket joins epoll,
+     * so a one-request connection costs no epoll_ctl at all (an empty socket costs one recv). */
+    if (read_and_process((struct http_conn *)c) != STEP_CLOSED && conn_register(c) != 0)
+        conn_close(c, CLOSE_ERROR);
 }
 
 void http_loop_drain(struct http_loop *h)

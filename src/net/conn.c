@@ -90,7 +90,9 @@ bool conn_pending(const struct conn *c)
     return buf_readable(&c->out) > 0 || c->body_off < c->body_end;
 }
 
-/* The one place that decides what epoll waits for. */
+static void conn_ready(struct loop *loop, struct loop_io *io, uint32_t events);
+
+/* The one place that decides what epoll waits for; the first call adds the socket. */
 static int update_events(struct conn *c)
 {
     uint32_t events = c->set->trigger;
@@ -98,13 +100,28 @@ static int update_events(struct conn *c)
         events |= EPOLLIN | EPOLLRDHUP;
     if (conn_pending(c))
         events |= EPOLLOUT;
-    return loop_mod(c->set->loop, &c->io, events);
+    if (c->registered)
+        return loop_mod(c->set->loop, &c->io, events);
+    int rc = loop_add(c->set->loop, &c->io, c->io.fd, events, conn_ready);
+    c->registered = rc == 0;
+    return rc;
+}
+
+int conn_register(struct conn *c)
+{
+    return c->registered ? 0 : update_events(c);
+}
+
+int conn_yield(struct conn *c)
+{
+    return c->registered ? loop_rearm(c->set->loop, &c->io) : 0;
 }
 
 int conn_pause_read(struct conn *c, bool paused)
 {
     c->read_paused = paused;
-    return update_events(c);
+    /* Not in epoll yet: conn_register() applies it. */
+    return c->registered ? update_events(c) : 0;
 }
 
 /* Lets go of the queued body: back to its owner, or the file closed. */
@@ -222,10 +239,12 @@ int conn_flush(struct conn *c, size_t *written)
         buf_release(&c->out, &c->set->bufs);
     if (rc != 0 && rc != -EAGAIN)
         return rc;
-    int mod = update_events(c);
+    /* A connection not yet in epoll joins it only when it has to wait. */
+    int mod = c->registered || rc ? update_events(c) : 0;
     return rc ? rc : mod;
 }
 
+/* Called for the epoll events of a connection's socket. */
 static void conn_ready(struct loop *loop, struct loop_io *io, uint32_t events)
 {
     (void)loop;
@@ -263,11 +282,7 @@ struct conn *conn_open(struct conn_set *set, int fd, const struct sockaddr *peer
     c->body_fd = -1;
     timer_node_init(&c->timer);
     memcpy(&c->peer, peer, len < sizeof(c->peer) ? len : sizeof(c->peer));
-    if (loop_add(set->loop, &c->io, fd, EPOLLIN | EPOLLRDHUP | set->trigger, conn_ready) != 0) {
-        close(fd);
-        free(c);
-        return NULL;
-    }
+    c->io.fd = fd;
     c->next = set->first;
     if (set->first)
         set->first->prev = c;

@@ -93,6 +93,7 @@ struct conn {
     bool read_paused;   /* not reading: epoll waits for writability only */
     bool hangup;        /* the last event carried EPOLLRDHUP: the peer's FIN is waiting */
     bool drained;       /* the last read found the socket empty (a short read, no FIN waiting) */
+    bool registered;    /* in the loop's epoll set */
     union conn_addr peer;
 };
 
@@ -116,9 +117,19 @@ void conn_set_expire(struct timer_node *node, int cls, void *set);
 /* Closes every connection of set with reason why. O(connections). */
 void conn_set_close_all(struct conn_set *set, enum close_reason why);
 
-/* Takes over the accepted, nonblocking fd: registers it for reading. NULL (fd closed) on error.
- * The memory comes from the set's spare connections when there is one. */
+/* Takes over the accepted, nonblocking fd. NULL (fd closed) when out of memory. The memory
+ * comes from the set's spare connections when there is one. The socket is not in epoll yet:
+ * the owner may read it at once (a request often arrives with the connection) and must then
+ * call conn_register(), unless it closed the connection meanwhile. */
 struct conn *conn_open(struct conn_set *set, int fd, const struct sockaddr *peer, socklen_t len);
+
+/* Adds c's socket to the loop's epoll set (for reading, and writing if output waits); the
+ * first wait for writability does it too. 0 or -errno. */
+int conn_register(struct conn *c);
+
+/* Stops reading c for this turn with bytes maybe left: epoll reports it again next turn (an
+ * unregistered socket is checked when it joins). 0 or -errno. */
+int conn_yield(struct conn *c);
 
 /* Reads once into c->in: bytes read (> 0), 0 at EOF, -EAGAIN when drained, or -errno. After a
  * short read with no FIN pending, c->drained is set: edge-triggered readers may stop there, as

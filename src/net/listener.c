@@ -14,6 +14,9 @@
 
 #include "core/defs.h"
 
+/* Connections accepted per readiness event before the loop serves its other fds. */
+#define LISTENER_BATCH 64
+
 static int open_reserve(void)
 {
     return open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -40,10 +43,16 @@ static bool shed_one(struct listener *l)
 
 static void listener_ready(struct loop *loop, struct loop_io *io, uint32_t events)
 {
-    (void)loop;
     (void)events;
     struct listener *l = container_of(io, struct listener, io);
-    for (;;) {
+    for (int taken = 0;; taken++) {
+        /* A flood of connections must not starve the loop's other clients and timers: after
+         * a batch, the rest waits for the next turn (edge-triggered: reported again). */
+        if (taken == LISTENER_BATCH) {
+            if (io->events & EPOLLET)
+                loop_rearm(loop, io);
+            return;
+        }
         struct sockaddr_storage peer;
         socklen_t len = sizeof(peer);
         int fd = accept4(io->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
