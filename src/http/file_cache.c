@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,18 +154,65 @@ static bool same_file(const struct file_entry *e, const struct stat *st)
 }
 
 /*
+ * Without openat2 (Linux before 5.6, or valgrind before 3.20): the normalised path (no "..",
+ * no empty segment) is walked one component at a time with O_NOFOLLOW, so every symlink is
+ * refused (ELOOP: 403). Stricter than openat2, which follows symlinks that stay beneath the root,
+ * but never weaker.
+ */
+static int open_walk(int root_fd, const char *path, int flags)
+{
+    if (!path[0]) {
+        int fd = openat(root_fd, ".", flags);
+        return fd < 0 ? -errno : fd;
+    }
+    int dir = root_fd;
+    for (const char *p = path;;) {
+        const char *slash = strchr(p, '/');
+        size_t n = slash ? (size_t)(slash - p) : strlen(p);
+        char name[NAME_MAX + 1];
+        if (n > NAME_MAX) {
+            if (dir != root_fd)
+                close(dir);
+            return -ENAMETOOLONG;
+        }
+        memcpy(name, p, n);
+        name[n] = '\0';
+        bool last = !slash || !slash[1];
+        int fd = openat(dir, name, flags | O_NOFOLLOW | (last ? 0 : O_DIRECTORY));
+        int err = errno;
+        if (dir != root_fd)
+            close(dir);
+        if (fd < 0)
+            return -err;
+        if (last)
+            return fd;
+        dir = fd;
+        p = slash + 1;
+    }
+}
+
+/*
  * Opens path beneath the root. RESOLVE_BENEATH fails with EXDEV on any ".." or symlink
  * (absolute or relative) that would leave the root; RESOLVE_NO_MAGICLINKS keeps /proc-style
  * links out. O_NONBLOCK: opening a FIFO someone placed in the root must not block the loop.
  */
 static int open_beneath(int root_fd, const char *path)
 {
-    struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-    };
-    long fd = syscall(SYS_openat2, root_fd, path[0] ? path : ".", &how, sizeof(how));
-    return fd < 0 ? -errno : (int)fd;
+    static atomic_bool no_openat2;
+    int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    if (!atomic_load_explicit(&no_openat2, memory_order_relaxed)) {
+        struct open_how how = {
+            .flags = (uint64_t)flags,
+            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+        };
+        long fd = syscall(SYS_openat2, root_fd, path[0] ? path : ".", &how, sizeof(how));
+        if (fd >= 0)
+            return (int)fd;
+        if (errno != ENOSYS)
+            return -errno;
+        atomic_store_explicit(&no_openat2, true, memory_order_relaxed);
+    }
+    return open_walk(root_fd, path, flags);
 }
 
 /* Opens and stats the file path names; a directory in slash form gives its index, whose path

@@ -15,8 +15,10 @@
 
 /* How much one read asks for: large enough that a typical request or burst is one syscall. */
 #define CONN_READ_CHUNK BUF_BLOCK
-/* How much of a file one write takes: the copy buffer, and the sendfile slice. */
+/* How much of a file one copy takes (the loop's scratch buffer). */
 #define CONN_FILE_CHUNK (64 * 1024)
+/* How much one sendfile call may take: the socket takes what fits, so this only bounds a turn. */
+#define CONN_SENDFILE_SLICE (1024 * 1024)
 /* Buffers and connections kept for reuse per loop: enough for a busy loop's working set,
  * few enough that memory returns to the allocator after a burst. */
 #define CONN_POOL_BUFS  32
@@ -192,7 +194,7 @@ static ssize_t write_some(struct conn *c)
     } else if (left > 0 && c->body_sendfile) {
         if (head == 0) {
             ssize_t w = sendfile(c->io.fd, c->body_fd, &c->body_off,
-                                 left > CONN_FILE_CHUNK ? CONN_FILE_CHUNK : (size_t)left);
+                                 left > CONN_SENDFILE_SLICE ? CONN_SENDFILE_SLICE : (size_t)left);
             /* 0 means the file shrank under us: the promised length can no longer be sent. */
             return w < 0 ? -errno : w == 0 ? -EIO : w;
         }
