@@ -6,7 +6,7 @@ HOST       ?= 127.0.0.1
 PORT       ?= 9006
 CTEST       = ctest --output-on-failure -j$(JOBS) --timeout 300
 
-.PHONY: all deps build site run run-echo test test-release asan bench bench-http-quick format format-check clean
+.PHONY: all deps build site run run-echo test test-release asan bench bench-http-quick format format-check stress clean
 
 all: build
 
@@ -53,6 +53,13 @@ bench: build
 bench-http-quick: build
 	@bench/http_bench.sh $(BUILD) --quick
 
+# Fault and load tests at full scale against the optimised build (tests/stress/stress.py; about
+# 8 minutes): 2,000 slowloris clients, 15,000 idle connections, fd exhaustion, resets, a 60 s
+# wrk soak with 1,000 connections, shutdown under load, valgrind. deps.sh bench installs wrk.
+stress: build
+	@scripts/deps.sh bench
+	@python3 tests/stress/stress.py --scenario all --scale full --binary $(BUILD)/tinyweb
+
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i
 
@@ -62,3 +69,17 @@ format-check: deps
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# libFuzzer harnesses (fuzz/; figures in docs/RELIABILITY.md), run one after the other under
+# nice 19: fuzz runs each for FUZZ_SECONDS, fuzz-smoke for 60 s (as CI does). A failure saves the
+# input under build-fuzz/crashes/ and exits non-zero.
+FUZZ_SECONDS ?= 300
+.PHONY: fuzz fuzz-smoke
+
+fuzz:
+	@scripts/deps.sh fuzz
+	@fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	@scripts/deps.sh fuzz
+	@fuzz/run.sh 60
