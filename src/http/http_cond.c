@@ -138,11 +138,12 @@ static bool valid_mday(const struct tm *tm)
  * RFC 9110 §5.6.7: a two-digit year that would be more than 50 years in the future is the most
  * recent past year with those digits; so the year is the one in (now - 50, now + 50].
  */
-static int full_year(int yy, time_t now)
+static long long full_year(int yy, time_t now)
 {
     struct tm tm;
-    int cur = gmtime_r(&now, &tm) ? tm.tm_year + 1900 : 1970;
-    int year = cur - cur % 100 + yy;
+    /* 64-bit: a clock near the end of int's years must not overflow (the caller range-checks). */
+    long long cur = gmtime_r(&now, &tm) ? (long long)tm.tm_year + 1900 : 1970;
+    long long year = cur - cur % 100 + yy;
     if (year > cur + 50)
         year -= 100;
     else if (year <= cur - 50)
@@ -195,7 +196,10 @@ int http_date_parse_at(const char *s, size_t len, time_t now, time_t *out)
         int yy = get_digits(p + 8, 2);
         if (yy < 0)
             return -EINVAL;
-        tm.tm_year = full_year(yy, now) - 1900;
+        long long year = full_year(yy, now);
+        if (year < 0 || year > 9999)
+            return -EINVAL;
+        tm.tm_year = (int)year - 1900;
     }
     if (tm.tm_mon < 0 || !valid_mday(&tm))
         return -EINVAL;
