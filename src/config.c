@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -63,6 +64,8 @@ static const char usage_text[] =
     "  --max-body-bytes SIZE      request body (default 1m; over it: 413)\n"
     "  --access-log FILE|-|off    Combined Log Format (default -, standard output)\n"
     "  --error-log FILE|-         errors and warnings (default -, standard error)\n"
+    "  --user NAME                started as root: switch to this account (and its groups)\n"
+    "                             once the port is bound and the logs and root are open\n"
     "  -h, --help                 this text\n"
     "  -V, --version              the version\n"
     "\n"
@@ -91,6 +94,7 @@ enum {
     OPT_FILE_CACHE_VALID,
     OPT_ACCESS_LOG,
     OPT_ERROR_LOG,
+    OPT_USER,
 };
 
 static const struct option longopts[] = {
@@ -117,6 +121,7 @@ static const struct option longopts[] = {
     {"file-cache-valid", required_argument, NULL, OPT_FILE_CACHE_VALID},
     {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
     {"error-log", required_argument, NULL, OPT_ERROR_LOG},
+    {"user", required_argument, NULL, OPT_USER},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -384,6 +389,11 @@ int config_parse(struct config *cfg, int argc, char **argv, FILE *err)
             if (strcmp(optarg, "off") == 0)
                 rc = bad(err, "--error-log", optarg, "expected a file or - (use -c 1 for none)");
             cfg->error_log = optarg;
+            break;
+        case OPT_USER:
+            if (!optarg[0] || !getpwnam(optarg))
+                rc = bad(err, "--user", optarg, "no such user");
+            cfg->user = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);

@@ -22,6 +22,7 @@ struct config {
     uint64_t sendfile_min;   /* --sendfile: file bodies this long or longer by sendfile(2) */
     const char *access_log;  /* a path, "-" (stdout) or "off" */
     const char *error_log;   /* a path or "-" (stderr) */
+    const char *user;        /* --user: the account to switch to after binding, or NULL */
     enum timer_kind timer;
     enum tick_kind tick;
     uint64_t tick_ms;

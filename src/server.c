@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -269,6 +271,38 @@ static size_t fit_connections(struct server *srv)
     return want;
 }
 
+/*
+ * --user: started as root, the server binds its port and opens its logs and root first, then
+ * takes the account's groups, gid and uid, in that order (the uid last, as it removes the right
+ * to change the others), and checks that root cannot be regained. Like nginx's "user", but for
+ * the whole process: there is no privileged master left to reopen logs or rebind.
+ */
+static int drop_privileges(const char *name, char *err, size_t errlen)
+{
+    struct passwd *pw = getpwnam(name);
+    if (!pw) {
+        snprintf(err, errlen, "--user %s: no such user", name);
+        return -1;
+    }
+    if (geteuid() != 0) {
+        if (pw->pw_uid == geteuid())
+            return 0;
+        snprintf(err, errlen, "--user %s: only root can switch users (running as uid %u)", name,
+                 (unsigned)geteuid());
+        return -1;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        snprintf(err, errlen, "--user %s: %s", name, strerror(errno));
+        return -1;
+    }
+    if (pw->pw_uid != 0 && setuid(0) == 0) {
+        snprintf(err, errlen, "--user %s: root privileges could be regained", name);
+        return -1;
+    }
+    return 0;
+}
+
 static struct log *open_log(const char *path, int std_fd, bool async, char *err, size_t errlen)
 {
     struct log_config lc = {
@@ -414,6 +448,13 @@ int server_run(const struct config *cfg)
         }
         snprintf(port, sizeof(port), "%u", srv.workers[0].listener.port);
     }
+    if (cfg->user && drop_privileges(cfg->user, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tinyweb: %s\n", err);
+        goto out;
+    }
+    if (!cfg->user && geteuid() == 0)
+        log_msg(srv.error_log, LOG_LEVEL_WARN,
+                "running as root: consider --user NAME to drop privileges after binding");
     bool v6 = strchr(cfg->host, ':') != NULL;
     fprintf(stderr,
             "tinyweb: listening on http://%s%s%s:%s/ (root %s, %d loop%s, timer %s, tick %s)\n",

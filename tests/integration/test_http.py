@@ -2442,6 +2442,7 @@ class Args(Suite):
             (['--file-cache', '-1'], '--file-cache'), (['--file-cache', 'x'], '--file-cache'),
             (['--file-cache-bytes', '1q'], '--file-cache-bytes'),
             (['--file-cache-valid', '25h'], '--file-cache-valid'),
+            (['--user', 'no-such-user-tinyweb'], '--user'),
         ]
         bad = []
         for extra, name in cases:
@@ -2457,6 +2458,24 @@ class Args(Suite):
         if rc != 2 or '--idle-timeout' not in err or len(err.strip().splitlines()) != 1:
             bad.append(f'--idle-timeout without a value: exit {rc}, stderr {err!r}')
         check(not bad, 'bad arguments:\n  ' + '\n  '.join(bad))
+
+    def test_user_drops_privileges(self):
+        # Started as root with --user nobody: bound, then running as nobody, still serving (the
+        # root was opened before the switch; the files are world-readable).
+        if os.geteuid() != 0:
+            raise Skip('not running as root')
+        import pwd
+        nobody = pwd.getpwnam('nobody')
+        s = self.start('--user', 'nobody')
+        with open(f'/proc/{s.proc.pid}/status') as f:
+            ids = {line.split(':')[0]: line.split()[1:] for line in f if line[:3] in ('Uid', 'Gid')}
+        check(ids['Uid'] == [str(nobody.pw_uid)] * 4 and ids['Gid'] == [str(nobody.pw_gid)] * 4,
+              f'ids after --user nobody: {ids}')
+        resp = get(s.port, '/f612.txt')
+        check(resp.status == 200 and resp.body == self.root.files['/f612.txt'], f'{resp!r}')
+        s.stop_checked()
+        rc, out, err = self.run('--root', self.root.path, '--listen', f'{HOST}:0', '--user', '')
+        check(rc == 2 and '--user' in err, f'--user "": exit {rc}, stderr {err!r}')
 
     def test_help_and_version(self):
         for flag in ('--help', '-h'):
