@@ -35,9 +35,11 @@ run-echo: build
 test: test-release asan format-check
 
 test-release: build
+	@scripts/deps.sh test
 	@cd $(BUILD) && $(CTEST)
 
 asan: deps
+	@scripts/deps.sh test
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTINYWEB_SANITIZE=ON \
 		-DTINYWEB_VALIDATE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
@@ -53,11 +55,12 @@ bench: build
 bench-http-quick: build
 	@bench/http_bench.sh $(BUILD) --quick
 
-# Fault and load tests at full scale against the optimised build (tests/stress/stress.py; about
-# 8 minutes): 2,000 slowloris clients, 15,000 idle connections, fd exhaustion, resets, a 60 s
-# wrk soak with 1,000 connections, shutdown under load, valgrind. deps.sh bench installs wrk.
+# Fault and load tests at full scale against the optimised build (tests/stress/stress.py, about
+# 3 minutes; docs/RELIABILITY.md): 2,000 slowloris clients, 15,000 idle connections, fd
+# exhaustion, resets, a 60 s wrk soak with 1,000 connections, SIGTERM under load, valgrind.
+# deps.sh test installs wrk and valgrind.
 stress: build
-	@scripts/deps.sh bench
+	@scripts/deps.sh test
 	@python3 tests/stress/stress.py --scenario all --scale full --binary $(BUILD)/tinyweb
 
 format:

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "core/defs.h"
@@ -25,11 +26,13 @@ static int open_reserve(void)
 /*
  * Out of fds, a pending connection would keep the listener readable forever (a busy loop in
  * level-triggered mode, a stranded backlog in edge-triggered mode). Give the reserve fd up,
- * accept the connection and close it at once, then take the reserve back.
+ * accept the connection and close it at once, then take the reserve back. Another thread may
+ * take the freed fd first (the fd table is the process's): the reserve is then gone until
+ * fds free up, and false tells the caller to pause.
  */
 static bool shed_one(struct listener *l)
 {
-    if (l->reserve_fd < 0)
+    if (l->reserve_fd < 0 && (l->reserve_fd = open_reserve()) < 0)
         return false;
     close(l->reserve_fd);
     int fd = accept4(l->io.fd, NULL, NULL, SOCK_CLOEXEC);
@@ -39,6 +42,33 @@ static bool shed_one(struct listener *l)
     }
     l->reserve_fd = open_reserve();
     return fd >= 0;
+}
+
+/* Stops watching the socket and arms the retry: no spinning, nothing stranded. */
+static void pause_accepting(struct listener *l)
+{
+    struct itimerspec its = {.it_value = {.tv_nsec = LISTENER_RETRY_MS * 1000000L}};
+    if (l->retry_io.fd < 0 || timerfd_settime(l->retry_io.fd, 0, &its, NULL) != 0)
+        return; /* no timer: keep the old behaviour (retry on the next event) */
+    if (loop_mod(l->loop, &l->io, 0) == 0)
+        l->paused = true;
+}
+
+static void retry_ready(struct loop *loop, struct loop_io *io, uint32_t events)
+{
+    (void)loop;
+    (void)events;
+    struct listener *l = container_of(io, struct listener, retry_io);
+    uint64_t expirations;
+    ssize_t r = read(io->fd, &expirations, sizeof(expirations));
+    (void)r;
+    if (!l->paused || l->io.fd < 0)
+        return;
+    if (l->reserve_fd < 0)
+        l->reserve_fd = open_reserve();
+    /* Watching again re-checks readiness (edge-triggered too): a waiting backlog is reported. */
+    if (loop_mod(l->loop, &l->io, l->events) == 0)
+        l->paused = false;
 }
 
 static void listener_ready(struct loop *loop, struct loop_io *io, uint32_t events)
@@ -70,6 +100,7 @@ static void listener_ready(struct loop *loop, struct loop_io *io, uint32_t event
         case ENFILE:
             if (shed_one(l))
                 continue;
+            pause_accepting(l);
             return;
         default:
             /* EAGAIN: the backlog is drained. ENOBUFS/ENOMEM: retry on the next event. */
@@ -85,6 +116,7 @@ int listener_open(struct listener *l, struct loop *loop, const char *host, const
     memset(l, 0, sizeof(*l));
     l->io.fd = -1;
     l->reserve_fd = -1;
+    l->retry_io.fd = -1;
     l->loop = loop;
     l->on_accept = fn;
 
@@ -127,7 +159,17 @@ int listener_open(struct listener *l, struct loop *loop, const char *host, const
     l->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                 : ((struct sockaddr_in *)&bound)->sin_port);
     l->reserve_fd = open_reserve();
-    if ((rc = loop_add(loop, &l->io, fd, EPOLLIN | trigger, listener_ready)) != 0) {
+    int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (tfd < 0 || (rc = loop_add(loop, &l->retry_io, tfd, EPOLLIN, retry_ready)) != 0) {
+        rc = tfd < 0 ? -errno : rc;
+        snprintf(err, errlen, "timerfd: %s", strerror(-rc));
+        if (tfd >= 0)
+            close(tfd);
+        l->retry_io.fd = -1;
+        goto fail;
+    }
+    l->events = EPOLLIN | trigger;
+    if ((rc = loop_add(loop, &l->io, fd, l->events, listener_ready)) != 0) {
         snprintf(err, errlen, "epoll_ctl: %s", strerror(-rc));
         goto fail;
     }
@@ -137,9 +179,8 @@ fail:
     freeaddrinfo(ai);
     if (fd >= 0)
         close(fd);
-    if (l->reserve_fd >= 0)
-        close(l->reserve_fd);
-    l->io.fd = l->reserve_fd = -1;
+    l->io.fd = -1;
+    listener_close(l);
     return rc;
 }
 
@@ -153,5 +194,10 @@ void listener_close(struct listener *l)
     if (l->reserve_fd >= 0) {
         close(l->reserve_fd);
         l->reserve_fd = -1;
+    }
+    if (l->retry_io.fd >= 0) {
+        loop_del(l->loop, &l->retry_io);
+        close(l->retry_io.fd);
+        l->retry_io.fd = -1;
     }
 }

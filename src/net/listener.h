@@ -1,7 +1,9 @@
 /*
- * A listening socket in a loop: binds an IPv4 or IPv6 address, accepts every pending connection
- * per readiness event (so edge-triggered mode never strands one in the backlog), and survives
- * running out of file descriptors without spinning.
+ * A listening socket in a loop: binds an IPv4 or IPv6 address, accepts pending connections in
+ * batches (edge-triggered mode never strands one in the backlog), and survives running out of
+ * file descriptors without spinning: a spare fd is given up to accept and drop a connection, and
+ * when even that fails (another thread took the freed fd) the listener stops watching the socket
+ * and retries after LISTENER_RETRY_MS, as nginx disables accept events.
  */
 #ifndef TINYWEB_NET_LISTENER_H
 #define TINYWEB_NET_LISTENER_H
@@ -20,13 +22,19 @@ struct listener;
 typedef void (*listener_accept_fn)(struct listener *l, int fd, const struct sockaddr *peer,
                                    socklen_t len);
 
+/* How long a listener out of fds waits before it tries accepting again. */
+#define LISTENER_RETRY_MS 100
+
 struct listener {
     struct loop_io io;
     struct loop *loop;
     listener_accept_fn on_accept;
-    void *data;     /* the owner's */
-    int reserve_fd; /* held open so that EMFILE can still accept and drop */
-    uint16_t port;  /* the bound port (useful after binding port 0) */
+    void *data;              /* the owner's */
+    uint32_t events;         /* what io waits for while accepting */
+    int reserve_fd;          /* held open so that EMFILE can still accept and drop */
+    struct loop_io retry_io; /* a one-shot timerfd: accepting resumes when it fires */
+    bool paused;             /* out of fds: io waits for nothing until the retry */
+    uint16_t port;           /* the bound port (useful after binding port 0) */
     uint64_t accepted;
     counter_t shed; /* connections accepted and closed at once because fds ran out */
 };
