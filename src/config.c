@@ -49,8 +49,8 @@ static const char usage_text[] =
     "  --shutdown-timeout DURATION  on SIGTERM, how long responses in flight may take to\n"
     "                             finish (default 10s)\n"
     "  --sendfile on|off|SIZE     file bodies read from disk go by sendfile(2) (on), by pread +\n"
-    "                             writev (off), or by sendfile from SIZE up (default 1m; files\n"
-    "                             held by the file cache are written from memory)\n"
+    "                             writev (off), or by sendfile from SIZE up (default off: faster\n"
+    "                             for clients here; files in the file cache go from memory)\n"
     "  --file-cache N             files kept open and small files kept in memory, per loop\n"
     "                             (default 1024; 0: open every file per request)\n"
     "  --file-cache-bytes SIZE    memory for cached files per loop (default 32m); a file is\n"
@@ -220,7 +220,7 @@ static void set_defaults(struct config *cfg)
         .max_headers = 100,
         .max_uri_bytes = 8 * 1024,
         .max_body_bytes = 1024 * 1024,
-        .sendfile_min = 1024 * 1024,
+        .sendfile_min = CONFIG_SENDFILE_OFF,
         .file_cache_entries = 1024,
         .file_cache_bytes = 32 * 1024 * 1024,
         .file_cache_valid_ms = 1000,
