@@ -1143,6 +1143,8 @@ def fds_phase(ctx, root, phase, path, extra, waves, what):
         get_checked(s.port, root, path, 'before the load')
         base = s.settled_fds()
         reserve0 = devnull_fds(s.pid)
+        # One wave per phase keeps the CTest run short; the full scale repeats them.
+        waves = waves if ctx.scale == 'full' else 1
         ctx.fig(f'{phase} ({what}): {waves} x {ctx.cfg["clients"]} clients GET {path}, '
                 f'RLIMIT_NOFILE {nofile}, --max-connections lowered to {room}')
         for wave in range(waves):
