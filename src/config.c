@@ -220,7 +220,7 @@ static void set_defaults(struct config *cfg)
         .max_headers = 100,
         .max_uri_bytes = 8 * 1024,
         .max_body_bytes = 1024 * 1024,
-        .sendfile_min = CONFIG_SENDFILE_OFF,
+        .sendfile_min = CONN_SENDFILE_OFF,
         .file_cache_entries = 1024,
         .file_cache_bytes = 32 * 1024 * 1024,
         .file_cache_valid_ms = 1000,
@@ -363,7 +363,7 @@ int config_parse(struct config *cfg, int argc, char **argv, FILE *err)
             if (strcmp(optarg, "on") == 0)
                 cfg->sendfile_min = 0;
             else if (strcmp(optarg, "off") == 0)
-                cfg->sendfile_min = CONFIG_SENDFILE_OFF;
+                cfg->sendfile_min = CONN_SENDFILE_OFF;
             else if (units_parse_size(optarg, &cfg->sendfile_min) != 0 ||
                      cfg->sendfile_min > (UINT64_C(1) << 50))
                 rc = bad(err, "--sendfile", optarg, "expected on, off or a size such as 256k");

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "core/loop.h"
+#include "net/conn.h"
 
 struct config {
     char host[64];           /* numeric IPv4 or IPv6 address to bind */
@@ -32,9 +33,6 @@ struct config {
     uint64_t max_header_bytes, max_headers, max_uri_bytes, max_body_bytes;
     uint64_t file_cache_entries, file_cache_bytes, file_cache_valid_ms; /* per loop */
 };
-
-/* --sendfile off. */
-#define CONFIG_SENDFILE_OFF INT64_MAX
 
 /*
  * Fills cfg from the defaults and argv. Returns 0 to run, 1 after printing --help or --version

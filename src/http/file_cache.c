@@ -25,8 +25,6 @@ struct file_cache {
     struct file_entry **buckets;
     uint32_t mask;                      /* buckets - 1, a power of two minus one */
     struct file_entry *newest, *oldest; /* the LRU order of cached entries */
-    uint32_t count;                     /* cached entries */
-    size_t bytes;                       /* their file bytes */
     struct file_cache_stats stats;
 };
 
@@ -73,8 +71,6 @@ static void forget(struct file_cache *fc, struct file_entry *e)
     else
         fc->oldest = e->newer;
     e->cached = false;
-    fc->count--;
-    fc->bytes -= (size_t)e->size;
     counter_add(&fc->stats.entries, (uint64_t)-1);
     counter_add(&fc->stats.bytes, (uint64_t)-e->size);
     if (e->refs == 0)
@@ -274,8 +270,9 @@ static char *read_whole(int fd, size_t size)
 
 static void evict_for(struct file_cache *fc, size_t bytes)
 {
-    while (fc->oldest &&
-           (fc->count + 1 > fc->cfg.max_entries || fc->bytes + bytes > fc->cfg.max_bytes)) {
+    /* The owner reads its own counters: plain loads (core/counter.h). */
+    while (fc->oldest && (counter_get(&fc->stats.entries) + 1 > fc->cfg.max_entries ||
+                          counter_get(&fc->stats.bytes) + bytes > fc->cfg.max_bytes)) {
         forget(fc, fc->oldest);
         counter_add(&fc->stats.evicted, 1);
     }
@@ -321,7 +318,6 @@ static void keep(struct file_cache *fc, struct file_entry *e, uint32_t hash, uin
     e->fd = -1;
     e->data = data;
     evict_for(fc, size);
-    e->cache = fc;
     e->hash = hash;
     e->checked_ms = now_ms;
     e->cached = true;
@@ -333,8 +329,6 @@ static void keep(struct file_cache *fc, struct file_entry *e, uint32_t hash, uin
     else
         fc->oldest = e;
     fc->newest = e;
-    fc->count++;
-    fc->bytes += size;
     counter_add(&fc->stats.entries, 1);
     counter_add(&fc->stats.bytes, size);
 }

@@ -38,7 +38,6 @@ struct file_entry {
     size_t etag_len;
     char last_modified[HTTP_DATE_LEN + 1]; /* "" when the mtime has no HTTP-date */
     /* The cache's own. */
-    struct file_cache *cache;
     struct file_entry *hnext, *newer, *older;
     uint64_t checked_ms;
     dev_t dev;

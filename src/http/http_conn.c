@@ -42,21 +42,21 @@ struct http_conn {
     struct http_chunked chunk;
 };
 
+static struct http_loop *loop_of(struct http_conn *hc)
+{
+    return container_of(hc->conn.set, struct http_loop, conns);
+}
+
 /* Every phase change goes through here, so the loop's per-phase gauges stay exact. */
 static void set_phase(struct http_conn *hc, enum http_phase p)
 {
-    struct http_stats *st = &container_of(hc->conn.set, struct http_loop, conns)->stats;
+    struct http_stats *st = &loop_of(hc)->stats;
     counter_add(&st->phases[hc->phase], (uint64_t)-1);
     counter_add(&st->phases[p], 1);
     hc->phase = (uint8_t)p;
 }
 
 static enum step process(struct http_conn *hc);
-
-static struct http_loop *loop_of(struct http_conn *hc)
-{
-    return container_of(hc->conn.set, struct http_loop, conns);
-}
 
 static void arm(struct http_conn *hc, enum http_timeout t)
 {

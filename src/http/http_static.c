@@ -10,9 +10,6 @@
 #include "http/http_cond.h"
 #include "http/http_path.h"
 
-/* Room kept after the decoded path for the cache to append "/index.html". */
-#define INDEX_ROOM 16
-
 static int status_of_errno(int err)
 {
     switch (err) {
@@ -120,8 +117,7 @@ void http_static_resolve(struct file_cache *files, uint64_t now_ms, const struct
     /* The decoded path takes the first half of scratch; a redirect is built in the second. */
     size_t half = scratch_len / 2;
     bool dir_form = false;
-    ssize_t len =
-        http_path_decode(req->path.p, req->path.len, scratch, half - INDEX_ROOM, &dir_form);
+    ssize_t len = http_path_decode(req->path.p, req->path.len, scratch, half, &dir_form);
     if (len < 0) {
         fail(res, len == -EPERM ? 403 : len == -ENAMETOOLONG ? 414 : 400);
         return;

@@ -1,8 +1,12 @@
-"""What the integration tests share: checks, polling, and the registry of servers they started.
+"""What the integration and stress tests share: checks, polling, deterministic data, and the
+registry of servers they started.
 
 The test programs run as scripts from this directory, so `import common` finds this file.
 """
 import atexit
+import hashlib
+import os
+import random
 import threading
 import time
 
@@ -14,6 +18,38 @@ class Failure(Exception):
 def check(condition, message):
     if not condition:
         raise Failure(message)
+
+
+class LateFailure(Failure):
+    """Something happened later than allowed (never: earlier). A stall of the whole machine
+    causes exactly this, so such a test is run again (see run_suite); a server that is really
+    late is late every time."""
+
+
+def check_late(condition, message):
+    if not condition:
+        raise LateFailure(message)
+
+
+class Skip(Exception):
+    """A test or scenario that cannot run here (a tool is missing): reported, not a failure."""
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def clean_env():
+    """This environment without proxy settings (curl honours them, even for 127.0.0.1 with some
+    configurations), and NO_PROXY set to everything to be doubly sure."""
+    env = {k: v for k, v in os.environ.items()
+           if k.lower() not in ('http_proxy', 'https_proxy', 'all_proxy', 'ftp_proxy', 'no_proxy')}
+    env['NO_PROXY'] = env['no_proxy'] = '*'
+    return env
+
+
+def det_bytes(seed, n):
+    return random.Random(seed).randbytes(n)
 
 
 def ms(seconds):

@@ -30,7 +30,6 @@ http://127.0.0.1:PORT with --noproxy '*' and no proxy variables in its environme
 import argparse
 import email.utils
 import fcntl
-import hashlib
 import os
 import random
 import resource
@@ -47,7 +46,8 @@ import threading
 import time
 import traceback
 
-from common import Failure, check, ms, track, untrack, wait_until
+from common import (Failure, LateFailure, Skip, check, check_late, clean_env, det_bytes, ms,
+                    sha, track, untrack, wait_until)
 
 HOST = '127.0.0.1'
 
@@ -114,25 +114,6 @@ TEST_TMP = _test_tmp()
 
 
 
-class LateFailure(Failure):
-    """Something happened later than allowed (never: earlier). A stall of the whole machine
-    causes exactly this, so such a test is run again (see run_suite); a server that is really
-    late is late every time."""
-
-
-def check_late(condition, message):
-    if not condition:
-        raise LateFailure(message)
-
-
-class Skip(Exception):
-    """A test that cannot run here (it passes, with the reason printed)."""
-
-
-def sha(data):
-    return hashlib.sha256(data).hexdigest()
-
-
 def read_text(path):
     try:
         with open(path, 'rb') as f:
@@ -141,21 +122,8 @@ def read_text(path):
         return ''
 
 
-def clean_env():
-    """This environment without proxy settings (curl honours them, even for 127.0.0.1 with some
-    configurations), and NO_PROXY set to everything to be doubly sure."""
-    env = {k: v for k, v in os.environ.items()
-           if k.lower() not in ('http_proxy', 'https_proxy', 'all_proxy', 'ftp_proxy', 'no_proxy')}
-    env['NO_PROXY'] = env['no_proxy'] = '*'
-    return env
-
-
 # ---------------------------------------------------------------------------------------------
 # The document root
-
-
-def det_bytes(seed, n):
-    return random.Random(seed).randbytes(n)
 
 
 def det_text(seed, n):

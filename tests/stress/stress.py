@@ -95,7 +95,8 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'integration'))
-from common import Failure, check, ms, track, untrack, wait_until  # noqa: E402
+from common import (Failure, LateFailure, Skip, check, check_late, clean_env, det_bytes, ms,
+                    sha, track, untrack, wait_until)  # noqa: E402
 
 HOST = '127.0.0.1'
 # Client source addresses for mass connections: 8 x 28k ephemeral ports, never short.
@@ -141,23 +142,6 @@ SCALES = {
 }
 
 
-class LateFailure(Failure):
-    """Something happened later than allowed (never earlier): the scenario may run again."""
-
-
-class Skip(Exception):
-    """The scenario cannot run here (a tool is missing); not a failure."""
-
-
-def check_late(condition, message):
-    if not condition:
-        raise LateFailure(message)
-
-
-def sha(data):
-    return hashlib.sha256(data).hexdigest()
-
-
 def pct(values, p):
     """The p-th percentile, nearest rank."""
     if not values:
@@ -168,14 +152,6 @@ def pct(values, p):
 
 def mib(nbytes):
     return f'{nbytes / MIB:.1f} MiB'
-
-
-def clean_env():
-    """This environment without proxy settings, for curl."""
-    env = {k: v for k, v in os.environ.items()
-           if k.lower() not in ('http_proxy', 'https_proxy', 'all_proxy', 'ftp_proxy', 'no_proxy')}
-    env['NO_PROXY'] = env['no_proxy'] = '*'
-    return env
 
 
 def raise_nofile():
@@ -255,10 +231,6 @@ class Child:
 
 # ---------------------------------------------------------------------------------------------
 # The document root
-
-
-def det_bytes(seed, n):
-    return random.Random(seed).randbytes(n)
 
 
 class Docroot:
