@@ -3,6 +3,7 @@
  */
 #include "server.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -11,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -27,8 +29,14 @@
 /* How long a client may keep sending after our last response before we close (nginx's
  * lingering_timeout). */
 #define LINGER_TIMEOUT_MS 5000
-/* fds kept for logs, the root, epoll, eventfds and the listener's reserve. */
-#define FD_RESERVE 64
+/* fds left free beyond those open when the loops are set up: the main loop's and the signal
+ * socketpair's (opened later), SIGHUP's log reopen, and per loop the fds it holds for a moment
+ * (a socket accepted to be refused, a file read into the cache, the directories of the path
+ * walk without openat2). */
+#define FD_SPARE_BASE     16
+#define FD_SPARE_PER_LOOP 4
+/* Open at start when /proc cannot tell: stdio, logs, root, and per loop a handful. */
+#define FD_FIXED_GUESS 64
 
 /* Commands the main thread posts to a loop through its eventfd. */
 enum { WAKE_STOP = 1 };
@@ -246,29 +254,57 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Raises the soft fd limit to the hard one and fits --max-connections under it. */
-static size_t fit_connections(struct server *srv)
+/* fds open now, or -1 without /proc (the listing's own fd is left out). */
+static long fds_open(void)
 {
-    struct rlimit rl;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    long n = 0;
+    for (struct dirent *de; (de = readdir(d));)
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n - 1;
+}
+
+/*
+ * Raises the soft fd limit to the hard one and shares what the fds open now (logs, root, loops,
+ * listeners) and a spare leave among the loops. A connection holds its socket, and while it
+ * sends a file not held in memory, that file's fd too: a loop refuses connections and such
+ * files with 503 past its share (http_conn.c), so accept() never meets EMFILE because of the
+ * server's own fds, with any number of loops. (The listener's reserve fd handles EMFILE from
+ * elsewhere: a limit lowered while running.) --max-connections is fitted under the same room.
+ */
+static void fit_fds(struct server *srv)
+{
+    struct http_settings *s = &srv->settings;
+    size_t nw = (size_t)srv->nworkers;
     uint64_t want = srv->cfg->max_connections;
+    /* An even share per loop, as nginx's worker_connections is per worker. */
+    s->max_connections = (size_t)(want + nw - 1) / nw;
+    s->max_fds = SIZE_MAX;
+    struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return want;
+        return;
     if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
         getrlimit(RLIMIT_NOFILE, &rl);
     }
-    /* A connection holds its socket, and a file only while sending it: past this, a request
-     * may find no fd for its file (503) but the connections themselves still fit. */
-    uint64_t room = rl.rlim_cur > FD_RESERVE ? rl.rlim_cur - FD_RESERVE : 1;
+    long open_now = fds_open();
+    uint64_t used = (uint64_t)(open_now < 0 ? FD_FIXED_GUESS : open_now) + FD_SPARE_BASE +
+                    FD_SPARE_PER_LOOP * nw;
+    if (rl.rlim_cur == RLIM_INFINITY)
+        return;
+    uint64_t room = rl.rlim_cur > used + nw ? rl.rlim_cur - used : nw;
+    s->max_fds = (size_t)(room / nw);
     if (want > room) {
         log_msg(srv->error_log, LOG_LEVEL_WARN,
                 "--max-connections %llu lowered to %llu: the open-file limit is %llu",
                 (unsigned long long)want, (unsigned long long)room,
                 (unsigned long long)rl.rlim_cur);
-        want = room;
+        s->max_connections = (size_t)(room / nw);
     }
-    return want;
 }
 
 /*
@@ -389,7 +425,7 @@ out:
     return rc;
 }
 
-static void settings_init(struct server *srv, int root_fd, size_t max_connections)
+static void settings_init(struct server *srv, int root_fd)
 {
     const struct config *cfg = srv->cfg;
     struct http_settings *s = &srv->settings;
@@ -398,8 +434,6 @@ static void settings_init(struct server *srv, int root_fd, size_t max_connection
                                      .max_headers = cfg->max_headers,
                                      .max_uri_bytes = cfg->max_uri_bytes};
     s->max_body_bytes = cfg->max_body_bytes;
-    /* An even share per loop, as nginx's worker_connections is per worker. */
-    s->max_connections = (max_connections + (size_t)srv->nworkers - 1) / (size_t)srv->nworkers;
     s->linger_always = cfg->linger;
     s->sendfile_min = (int64_t)cfg->sendfile_min;
     s->file_cache = (struct file_cache_config){
@@ -432,7 +466,7 @@ int server_run(const struct config *cfg)
         fprintf(stderr, "tinyweb: cannot read the root %s: %s\n", cfg->root, strerror(errno));
         goto out;
     }
-    settings_init(&srv, root_fd, fit_connections(&srv));
+    settings_init(&srv, root_fd);
     srv.workers = calloc((size_t)srv.nworkers, sizeof(*srv.workers));
     if (!srv.workers) {
         fprintf(stderr, "tinyweb: out of memory\n");
@@ -448,6 +482,7 @@ int server_run(const struct config *cfg)
         }
         snprintf(port, sizeof(port), "%u", srv.workers[0].listener.port);
     }
+    fit_fds(&srv);
     if (cfg->user && drop_privileges(cfg->user, err, sizeof(err)) != 0) {
         fprintf(stderr, "tinyweb: %s\n", err);
         goto out;

@@ -47,6 +47,13 @@ static struct http_loop *loop_of(struct http_conn *hc)
     return container_of(hc->conn.set, struct http_loop, conns);
 }
 
+/* The loop's sockets and file fds, with `keep` more, fill its share of the open-file limit:
+ * one more fd would eat into the spare the process keeps (server.c). */
+static bool fds_short(const struct http_loop *h, size_t keep)
+{
+    return h->conns.live + h->conns.files + keep >= h->settings->max_fds;
+}
+
 /* Every phase change goes through here, so the loop's per-phase gauges stay exact. */
 static void set_phase(struct http_conn *hc, enum http_phase p)
 {
@@ -166,6 +173,13 @@ static int respond_static(struct http_conn *hc, const struct http_request *req)
     struct http_static res;
     http_static_resolve(h->files, loop_now(h->loop), req, h->scratch, h->scratch_len, &res);
     bool head_only = req->method == HTTP_HEAD;
+    /* A file not held in memory keeps its fd while it is sent: past the loop's share of the
+     * open-file limit, 503 now, rather than the fds running out under accept(). */
+    if (res.file && res.file->fd >= 0 && res.status != 304 && !head_only && res.length > 0 &&
+        fds_short(h, 0)) {
+        file_entry_release(res.file);
+        res = (struct http_static){.status = 503};
+    }
     struct http_head head = head_for(hc, res.status);
     const struct file_entry *f = res.file;
     char page[512];
@@ -612,7 +626,10 @@ int http_loop_init(struct http_loop *h, struct loop *loop, uint32_t trigger)
 
 void http_loop_accept(struct http_loop *h, int fd, const struct sockaddr *peer, socklen_t len)
 {
-    if (h->draining || h->conns.live >= h->settings->max_connections) {
+    /* A new connection leaves an eighth of the loop's fds to files, so that a loop full of
+     * connections still finds fds to send some of them their files: it keeps making progress. */
+    if (h->draining || h->conns.live >= h->settings->max_connections ||
+        fds_short(h, h->settings->max_fds / 8)) {
         static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nServer: tinyweb\r\n"
                                    "Content-Length: 0\r\nConnection: close\r\n\r\n";
         /* Best effort: a fresh socket's buffer takes it whole, or the client sees a close. */

@@ -39,6 +39,7 @@ struct http_settings {
     struct http_limits limits;
     uint64_t max_body_bytes;
     size_t max_connections; /* per loop */
+    size_t max_fds;         /* per loop: sockets and file bodies' fds together */
     bool linger_always;     /* -o 1 */
     int64_t sendfile_min;   /* --sendfile: bodies this long by sendfile(2) */
     struct file_cache_config file_cache;

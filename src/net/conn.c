@@ -129,6 +129,8 @@ int conn_pause_read(struct conn *c, bool paused)
 /* Lets go of the queued body: back to its owner, or the file closed. */
 static void body_done(struct conn *c)
 {
+    if (c->body_fd >= 0)
+        c->set->files--;
     if (c->body_ref)
         c->set->handler->release_body(c->body_ref);
     else if (c->body_fd >= 0)
@@ -148,6 +150,8 @@ void conn_send_body(struct conn *c, const char *mem, int fd, off_t off, off_t le
     c->body_off = off;
     c->body_end = off + len;
     c->body_sendfile = !mem && len >= c->set->sendfile_min;
+    if (c->body_fd >= 0)
+        c->set->files++;
 }
 
 char *conn_out_space(struct conn *c, size_t n)

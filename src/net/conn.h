@@ -64,6 +64,7 @@ struct conn_set {
     void *spare;          /* closed connections' memory, for the next ones (a bounded list) */
     uint32_t nspare;
     size_t live;
+    size_t files; /* connections holding a file body's fd: with live, the fds they use */
     counter_t opened;
     counter_t closed[CLOSE_REASON_MAX];
     counter_t bytes_out; /* response bytes the sockets took */
