@@ -103,7 +103,13 @@ static bool ref_number(const char *s, size_t end, size_t *i, off_t *out)
     return *i > start;
 }
 
-/* The reference for http_range_parse(), from the contract in http_cond.h. */
+/*
+ * The reference for http_range_parse(), from the contract in http_cond.h and RFC 9110's own
+ * terms: an element is satisfiable when its first-pos is below the length, or when it is a
+ * suffix-range with a non-zero suffix-length (§14.1.1), so a suffix of an empty file is one.
+ * Nothing satisfiable is 416 (§15.5.17); several elements are served whole; one satisfiable
+ * element is the 206, unless the file is empty, where no Content-Range can express it.
+ */
 static enum http_range ref_range(const char *s, size_t len, off_t size, off_t *first, off_t *last)
 {
     if (!s)
@@ -118,9 +124,9 @@ static enum http_range ref_range(const char *s, size_t len, off_t size, off_t *f
         if (c != "bytes"[k])
             return HTTP_RANGE_NONE;
     }
-    size_t elements = 0, satisfiable = 0;
-    bool empty_whole = false;
-    off_t f = 0, l = 0;
+    size_t elements = 0;
+    bool any_satisfiable = false;
+    off_t f0 = 0, l0 = 0; /* the first element's bounds, when it is satisfiable */
     size_t pos = 6;
     while (pos <= len) {
         const char *comma = memchr(s + pos, ',', len - pos);
@@ -130,7 +136,8 @@ static enum http_range ref_range(const char *s, size_t len, off_t size, off_t *f
         pos = stop + 1;
         if (elen == 0)
             continue;
-        elements++;
+        bool satisfiable;
+        off_t f, l;
         size_t i = 0;
         if (e[0] == '-') {
             off_t n;
@@ -138,42 +145,38 @@ static enum http_range ref_range(const char *s, size_t len, off_t size, off_t *f
                 ;
             if (!ref_number(e, elen, &i, &n) || i != elen)
                 return HTTP_RANGE_NONE;
-            if (n > 0 && size == 0) {
-                empty_whole = true;
-            } else if (n > 0) {
-                f = n >= size ? 0 : size - n;
-                l = size - 1;
-                satisfiable++;
-            }
-            continue;
-        }
-        off_t a, b = INT64_MAX;
-        if (!ref_number(e, elen, &i, &a))
-            return HTTP_RANGE_NONE;
-        while (i < elen && is_ows(e[i]))
-            i++;
-        if (i == elen || e[i] != '-')
-            return HTTP_RANGE_NONE;
-        for (i++; i < elen && is_ows(e[i]); i++)
-            ;
-        if (i < elen && (!ref_number(e, elen, &i, &b) || i != elen || b < a))
-            return HTTP_RANGE_NONE;
-        if (a < size) {
-            f = a;
+            satisfiable = n > 0;
+            f = n >= size ? 0 : size - n;
+            l = size - 1;
+        } else {
+            off_t b = INT64_MAX;
+            if (!ref_number(e, elen, &i, &f))
+                return HTTP_RANGE_NONE;
+            while (i < elen && is_ows(e[i]))
+                i++;
+            if (i == elen || e[i] != '-')
+                return HTTP_RANGE_NONE;
+            for (i++; i < elen && is_ows(e[i]); i++)
+                ;
+            if (i < elen && (!ref_number(e, elen, &i, &b) || i != elen || b < f))
+                return HTTP_RANGE_NONE;
+            satisfiable = f < size;
             l = b < size - 1 ? b : size - 1;
-            satisfiable++;
         }
+        if (elements++ == 0) {
+            f0 = f;
+            l0 = l;
+        }
+        any_satisfiable |= satisfiable;
     }
     if (elements == 0)
         return HTTP_RANGE_NONE;
-    if (elements > 1)
-        return satisfiable > 0 || empty_whole ? HTTP_RANGE_MULTI : HTTP_RANGE_UNSATISFIABLE;
-    if (empty_whole)
-        return HTTP_RANGE_NONE;
-    if (satisfiable == 0)
+    if (!any_satisfiable)
         return HTTP_RANGE_UNSATISFIABLE;
-    *first = f;
-    *last = l;
+    if (elements > 1 || size == 0)
+        return elements > 1 ? HTTP_RANGE_MULTI : HTTP_RANGE_NONE;
+    *first = f0;
+    *last = l0;
     return HTTP_RANGE_OK;
 }
 
