@@ -1,5 +1,5 @@
-"""What the integration and stress tests share: checks, polling, deterministic data, and the
-registry of servers they started.
+"""What the integration and stress tests share: checks, polling, deterministic data, the
+server process they start, and the registry of those processes.
 
 The test programs run as scripts from this directory, so `import common` finds this file.
 """
@@ -7,8 +7,18 @@ import atexit
 import hashlib
 import os
 import random
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
 import threading
 import time
+
+SANITIZER_MARKS = ('AddressSanitizer', 'LeakSanitizer', 'UndefinedBehaviorSanitizer',
+                   'runtime error:', 'ThreadSanitizer')
+# tinyweb's line on stderr once it listens.
+LISTEN_RE = re.compile(r'tinyweb: listening on http://127\.0\.0\.1:(\d+)/ \(')
 
 
 class Failure(Exception):
@@ -89,3 +99,146 @@ def kill_live_servers():
         servers = list(_live_servers)
     for server in servers:
         server.close()
+
+
+def test_tmp():
+    """Where document roots and server output go: $TINYWEB_TEST_TMP, else /dev/shm when it is a
+    writable directory, else the default temporary directory. Memory, because the server does its
+    file I/O in the event loop (pread of the file it sends; the access log, synchronous by
+    default): when several suites write their 10 MiB files to a slow virtual disk at once, such
+    a call can block for a second or more, stalling every connection of that loop, and timing
+    checks fail at random (seen with the docroots on disk: a send timeout firing 1.3 s late, a
+    request answered after 850 ms, a steady reader cut off)."""
+    path = os.environ.get('TINYWEB_TEST_TMP')
+    if path:
+        return path
+    if os.path.isdir('/dev/shm') and os.access('/dev/shm', os.W_OK | os.X_OK):
+        return '/dev/shm'
+    return None
+
+
+def read_text(path):
+    try:
+        with open(path, 'rb') as f:
+            return f.read().decode(errors='replace')
+    except FileNotFoundError:
+        return ''
+
+
+class Process:
+    """A server process a test started. Its stdout and stderr go to files in its own directory:
+    unlike a pipe, a file never fills up and stalls the server, and it can be re-read. It is
+    killed by its PID when the run ends (track), or by close()."""
+
+    def __init__(self, args, tmp=None, prefix='tinyweb-run.', env=None, preexec_fn=None):
+        self.dir = tempfile.mkdtemp(prefix=prefix, dir=tmp)
+        self.out_path = os.path.join(self.dir, 'stdout')
+        self.err_path = os.path.join(self.dir, 'stderr')
+        self.args = args
+        with open(self.out_path, 'wb') as out, open(self.err_path, 'wb') as err:
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                         env=env, preexec_fn=preexec_fn)
+        self.pid = self.proc.pid
+        track(self)
+        self.port = None
+
+    def stdout(self):
+        return read_text(self.out_path)
+
+    def stderr(self):
+        return read_text(self.err_path)
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def signal(self, signo):
+        os.kill(self.pid, signo)
+
+    def wait_listening(self, timeout):
+        """The port from tinyweb's "listening on" line."""
+        def found():
+            m = LISTEN_RE.search(self.stderr())
+            if m:
+                return m
+            check(self.running(), f'server exited {self.proc.returncode} before listening; '
+                  f'stderr: {self.stderr()[-2000:]}')
+            return None
+
+        self.port = int(wait_until(found, timeout, 'the "listening on" line', 0.01)[1])
+        return self.port
+
+    def open_fds(self):
+        return len(os.listdir(f'/proc/{self.pid}/fd'))
+
+    def settled(self, sample, repeats, interval):
+        """sample() once it returned the same value `repeats` times in a row (at most 5 s): the
+        loops open their own fds (a timerfd, for one) after the "listening" line."""
+        samples = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            samples.append(sample())
+            if len(samples) >= repeats and all(x == samples[-1] for x in samples[-repeats:]):
+                break
+            time.sleep(interval)
+        return samples[-1]
+
+    def cpu_ticks(self):
+        """User + system CPU time so far, in clock ticks (usually 10 ms)."""
+        with open(f'/proc/{self.pid}/stat') as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+
+    def wait_exit(self, timeout):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise Failure(f'server still running {timeout:.1f} s after the signal') from None
+
+    def check_stderr(self):
+        """No sanitizer report and no error logged."""
+        err = self.stderr()
+        for mark in SANITIZER_MARKS:
+            check(mark not in err, f'sanitizer report on stderr:\n{err[-4000:]}')
+        for line in err.splitlines():
+            check('[error]' not in line, f'error logged: {line}')
+
+    def stop_exit(self, timeout):
+        """SIGTERM, then exit status 0."""
+        if self.running():
+            self.signal(signal.SIGTERM)
+        rc = self.wait_exit(timeout)
+        check(rc == 0, f'server exited with status {rc} (expected 0); stderr:\n'
+              f'{self.stderr()[-4000:]}')
+
+    def kill(self):
+        if self.running():
+            os.kill(self.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def close(self):
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        untrack(self)
+
+
+class Docroot:
+    """A fresh document root: <base>/www is the root; files maps URL paths to their bytes."""
+
+    def __init__(self, tmp=None, prefix='tinyweb-root.'):
+        self.base = tempfile.mkdtemp(prefix=prefix, dir=tmp)
+        self.path = os.path.join(self.base, 'www')
+        os.mkdir(self.path)
+        self.files = {}  # URL path (decoded) -> content
+
+    def add(self, rel, data):
+        full = os.path.join(self.path, rel)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, 'wb') as f:
+            f.write(data)
+        self.files['/' + rel] = data
+
+    def full(self, rel):
+        return os.path.join(self.path, rel.lstrip('/'))
+
+    def close(self):
+        shutil.rmtree(self.base, ignore_errors=True)

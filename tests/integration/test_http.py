@@ -46,8 +46,9 @@ import threading
 import time
 import traceback
 
-from common import (Failure, LateFailure, Skip, check, check_late, clean_env, det_bytes, ms,
-                    sha, track, untrack, wait_until)
+import common
+from common import (Failure, LateFailure, Process, Skip, check, check_late, clean_env,
+                    det_bytes, ms, sha, test_tmp, wait_until)
 
 HOST = '127.0.0.1'
 
@@ -76,10 +77,6 @@ CLOCK_SLACK = 0.0
 # (a re-armed instead of a fixed deadline, the wrong class) still fails.
 DEFAULT_EPSILON_MS = 250
 
-SANITIZER_MARKS = ('AddressSanitizer', 'LeakSanitizer', 'UndefinedBehaviorSanitizer',
-                   'runtime error:', 'ThreadSanitizer')
-
-LISTEN_RE = re.compile(r'tinyweb: listening on http://127\.0\.0\.1:(\d+)/ \(')
 STATS_RE = re.compile(r'stopped: (\d+) requests, (\d+) refused; closed: peer_closed (\d+) '
                       r'error (\d+) done (\d+) idle_timeout (\d+) header_timeout (\d+) '
                       r'body_timeout (\d+) send_timeout (\d+) shutdown (\d+)')
@@ -94,32 +91,7 @@ CLF_RE = re.compile(r'(?P<client>\S+) - - \[(?P<time>\d\d/[A-Z][a-z]{2}/\d{4}:\d
                     r'"(?P<referer>[^"]*)" "(?P<agent>[^"]*)"')
 
 
-def _test_tmp():
-    """Where document roots and server output go: $TINYWEB_TEST_TMP, else /dev/shm when it is a
-    writable directory, else the default temporary directory. Memory, because the server does its
-    file I/O in the event loop (pread of the file it sends; the access log, synchronous by
-    default): when several suites write their 10 MiB files to a slow virtual disk at once, such
-    a call can block for a second or more, stalling every connection of that loop, and timing
-    checks fail at random (seen with the docroots on disk: a send timeout firing 1.3 s late, a
-    request answered after 850 ms, a steady reader cut off)."""
-    path = os.environ.get('TINYWEB_TEST_TMP')
-    if path:
-        return path
-    if os.path.isdir('/dev/shm') and os.access('/dev/shm', os.W_OK | os.X_OK):
-        return '/dev/shm'
-    return None
-
-
-TEST_TMP = _test_tmp()
-
-
-
-def read_text(path):
-    try:
-        with open(path, 'rb') as f:
-            return f.read().decode(errors='replace')
-    except FileNotFoundError:
-        return ''
+TEST_TMP = test_tmp()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,14 +111,11 @@ UTF8_NAME = '日本語-ü.txt'
 NPIPE = 20
 
 
-class Docroot:
-    """A fresh document root: <base>/www is the root, <base>/secret.txt lies outside it."""
+class Docroot(common.Docroot):
+    """The suite's files under <base>/www; <base>/secret.txt lies outside the root."""
 
     def __init__(self):
-        self.base = tempfile.mkdtemp(prefix='tinyweb-root.', dir=TEST_TMP)
-        self.path = os.path.join(self.base, 'www')
-        os.mkdir(self.path)
-        self.files = {}  # URL path (decoded) -> content
+        super().__init__(TEST_TMP)
         self.secret = b'TOPSECRET-' + os.urandom(12).hex().encode() + b'\n'
         with open(os.path.join(self.base, 'secret.txt'), 'wb') as f:
             f.write(self.secret)
@@ -181,88 +150,28 @@ class Docroot:
         os.symlink('../../secret.txt', os.path.join(self.path, 'sub', 'deep-outside.txt'))
         os.mkfifo(os.path.join(self.path, 'fifo'))
 
-    def add(self, rel, data):
-        full = os.path.join(self.path, rel)
-        os.makedirs(os.path.dirname(full), exist_ok=True)
-        with open(full, 'wb') as f:
-            f.write(data)
-        self.files['/' + rel] = data
-
-    def full(self, rel):
-        return os.path.join(self.path, rel.lstrip('/'))
-
-    def close(self):
-        shutil.rmtree(self.base, ignore_errors=True)
-
 
 # ---------------------------------------------------------------------------------------------
 # The server process
 
 
-class Server:
-    """One tinyweb process. stdout (the access log) and stderr go to files: unlike a pipe, a
-    file never fills up and stalls the server, and it can be re-read."""
+class Server(Process):
+    """One tinyweb process (common.Process), with the checks of this suite."""
 
     def __init__(self, binary, args, env=None, nofile=None):
-        self.dir = tempfile.mkdtemp(prefix='tinyweb-run.', dir=TEST_TMP)
-        self.out_path = os.path.join(self.dir, 'stdout')
-        self.err_path = os.path.join(self.dir, 'stderr')
-        self.args = [binary, *args]
-
         def limit():
-            if nofile:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
-        with open(self.out_path, 'wb') as out, open(self.err_path, 'wb') as err:
-            self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=err, env=env or clean_env(),
-                                         preexec_fn=limit if nofile else None)
-        self.pid = self.proc.pid
-        track(self)
-        self.port = None
+        super().__init__([binary, *args], tmp=TEST_TMP, env=env or clean_env(),
+                         preexec_fn=limit if nofile else None)
         self.final_stats = None
 
-    def stdout(self):
-        return read_text(self.out_path)
-
-    def stderr(self):
-        return read_text(self.err_path)
-
-    def running(self):
-        return self.proc.poll() is None
-
     def wait_listening(self):
-        def found():
-            m = LISTEN_RE.search(self.stderr())
-            if m:
-                return m
-            check(self.running(), f'server exited {self.proc.returncode} before listening; '
-                  f'stderr: {self.stderr()[-2000:]}')
-            return None
-
-        self.port = int(wait_until(found, START_TIMEOUT, 'the "listening on" line')[1])
-        return self.port
-
-    def open_fds(self):
-        return len(os.listdir(f'/proc/{self.pid}/fd'))
-
-    def cpu_ticks(self):
-        """User + system CPU time so far, in clock ticks (usually 10 ms)."""
-        with open(f'/proc/{self.pid}/stat') as f:
-            fields = f.read().rsplit(')', 1)[1].split()
-        return int(fields[11]) + int(fields[12])
+        return super().wait_listening(START_TIMEOUT)
 
     def settled_fds(self):
-        """The fd count once it has stayed the same for 100 ms: the loops open their own fds
-        (a timerfd, for one) when their threads start, after the "listening" line."""
-        samples = []
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            samples.append(self.open_fds())
-            if len(samples) >= 6 and len(set(samples[-6:])) == 1:
-                break
-            time.sleep(0.02)
-        return samples[-1]
+        """The fd count once it has stayed the same for 100 ms."""
+        return self.settled(self.open_fds, 6, 0.02)
 
     def wait_fds(self, expected, timeout=3.0, what='the server'):
         """Waits until the server holds `expected` fds (it closes sockets asynchronously)."""
@@ -290,17 +199,15 @@ class Server:
             pass
         return ', '.join(out)
 
-    def signal(self, signo):
-        os.kill(self.pid, signo)
-
     def wait_exit(self, timeout, expect_within=None):
         """The exit status. With expect_within, an exit later than that fails, with what each
         thread was doing at that moment (for the report)."""
+        if expect_within is None:
+            return super().wait_exit(timeout)
         try:
-            return self.proc.wait(expect_within if expect_within is not None else timeout)
+            return self.proc.wait(expect_within)
         except subprocess.TimeoutExpired:
-            if expect_within is None:
-                raise Failure(f'server still running {timeout:.1f} s after the signal') from None
+            pass
         snapshot = self.threads_state()
         start = time.monotonic()
         try:
@@ -333,13 +240,6 @@ class Server:
                        + info['stack'].replace('\n', '\n    '))
         return '\n'.join(out)
 
-    def check_stderr(self):
-        err = self.stderr()
-        for mark in SANITIZER_MARKS:
-            check(mark not in err, f'sanitizer report on stderr:\n{err[-4000:]}')
-        for line in err.splitlines():
-            check('[error]' not in line, f'error logged: {line}')
-
     def stats(self):
         m = STATS_RE.search(self.stderr())
         check(m, f'no "stopped: ..." line on stderr:\n{self.stderr()[-2000:]}')
@@ -348,25 +248,11 @@ class Server:
     def stop_checked(self, timeout=STOP_TIMEOUT, stats=True):
         """SIGTERM, then exit status 0, no sanitizer report; returns the final counters
         (not with -c 1, which turns the error log off too)."""
-        if self.running():
-            self.signal(signal.SIGTERM)
-        rc = self.wait_exit(timeout)
-        check(rc == 0, f'server exited with status {rc} (expected 0); stderr:\n'
-              f'{self.stderr()[-4000:]}')
+        self.stop_exit(timeout)
         self.check_stderr()
         if stats:
             self.final_stats = self.stats()
         return self.final_stats
-
-    def kill(self):
-        if self.running():
-            os.kill(self.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def close(self):
-        self.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        untrack(self)
 
     def tail(self):
         out = self.stdout().splitlines()[-10:]

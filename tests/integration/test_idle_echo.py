@@ -21,18 +21,15 @@ import os
 import re
 import resource
 import selectors
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
-from common import (Failure, check, kill_live_servers, ms, track, untrack,
-                    wait_until)
+from common import Failure, Process, check, kill_live_servers, ms, wait_until
 
 HOST = '127.0.0.1'
 
@@ -72,33 +69,15 @@ def spin_until(when):
 # The server process
 
 
-class Server:
-    """One idle_echo process. Its stdout and stderr go to files: unlike a pipe, a file never
-    fills up and stalls the server when the test is busy elsewhere, and it can be re-read."""
+class Server(Process):
+    """One idle_echo process (common.Process): it reports on stdout, one line per event."""
 
     def __init__(self, binary, args):
-        self.dir = tempfile.mkdtemp(prefix='idle_echo.')
-        self.out_path = os.path.join(self.dir, 'stdout')
-        self.err_path = os.path.join(self.dir, 'stderr')
-        with open(self.out_path, 'wb') as out, open(self.err_path, 'wb') as err:
-            self.proc = subprocess.Popen([binary, *args], stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=err)
-        self.pid = self.proc.pid
-        track(self)
-        self.port = None
+        super().__init__([binary, *args], prefix='idle_echo.')
 
     def lines(self):
         """The complete lines written to stdout so far."""
-        with open(self.out_path, 'rb') as f:
-            data = f.read().decode(errors='replace')
-        return data.split('\n')[:-1]
-
-    def stderr(self):
-        with open(self.err_path, 'rb') as f:
-            return f.read().decode(errors='replace')
-
-    def running(self):
-        return self.proc.poll() is None
+        return self.stdout().split('\n')[:-1]
 
     def wait_listening(self):
         def first_line():
@@ -132,37 +111,12 @@ class Server:
         found = [CLOSE_RE.fullmatch(line) for line in self.lines()]
         return [int(m[1]) for m in found if m and reason in (None, m[2])]
 
-    def open_fds(self):
-        return len(os.listdir(f'/proc/{self.pid}/fd'))
-
-    def signal(self, signo):
-        os.kill(self.pid, signo)
-
-    def wait_exit(self, timeout):
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise Failure(f'server still running {timeout:.1f} s after the signal') from None
-
     def stop_checked(self):
         """Stops the server with SIGTERM and checks it ends as it should: exit status 0 (which
         under ASan also means no leak and no error) and nothing on stderr."""
-        if self.running():
-            self.signal(signal.SIGTERM)
-        rc = self.wait_exit(STOP_TIMEOUT)
+        self.stop_exit(STOP_TIMEOUT)
         err = self.stderr()
-        check(rc == 0, f'server exited with status {rc} (expected 0); stderr:\n{err[-3000:]}')
         check(not err.strip(), f'server wrote to stderr:\n{err[-3000:]}')
-
-    def kill(self):
-        if self.running():
-            os.kill(self.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def close(self):
-        self.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        untrack(self)
 
     def tail(self, n=15):
         out = '\n'.join(self.lines()[-n:])

@@ -90,15 +90,15 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'integration'))
-from common import (Failure, LateFailure, Skip, check, check_late, clean_env, det_bytes, ms,
-                    sha, track, untrack, wait_until)  # noqa: E402
+import common  # noqa: E402
+from common import (Failure, LateFailure, Process, Skip, check, check_late, clean_env,
+                    det_bytes, ms, sha, test_tmp, track, untrack, wait_until)  # noqa: E402
 
 HOST = '127.0.0.1'
 # Client source addresses for mass connections: 8 x 28k ephemeral ports, never short.
@@ -111,10 +111,6 @@ IO_TIMEOUT = 15.0
 SKIP = 77
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 KIB, MIB = 1024, 1024 * 1024
-
-SANITIZER_MARKS = ('AddressSanitizer', 'LeakSanitizer', 'UndefinedBehaviorSanitizer',
-                   'runtime error:', 'ThreadSanitizer')
-LISTEN_RE = re.compile(r'tinyweb: listening on http://127\.0\.0\.1:(\d+)/ \(')
 
 # The steady clients of the slowloris scenario: 50 connections, 20 requests/s each.
 LAT_CONNS = 50
@@ -164,15 +160,6 @@ def raise_nofile():
     return hard
 
 
-def tmp_base():
-    path = os.environ.get('TINYWEB_TEST_TMP')
-    if path:
-        return path
-    if os.path.isdir('/dev/shm') and os.access('/dev/shm', os.W_OK | os.X_OK):
-        return '/dev/shm'  # tmpfs: /tmp sits on a slow disk here
-    return None
-
-
 def is_sanitized(binary):
     flag = os.environ.get('TINYWEB_STRESS_SANITIZED')
     if flag is not None:
@@ -189,7 +176,7 @@ class Context:
         self.binary = os.path.abspath(binary)
         self.scale = scale
         self.sanitized = is_sanitized(self.binary)
-        self.tmp = tmp_base()
+        self.tmp = test_tmp()
         self.cfg = None
 
     def fig(self, text):
@@ -235,25 +222,14 @@ class Child:
 # The document root
 
 
-class Docroot:
+class Docroot(common.Docroot):
     def __init__(self, ctx):
-        self.base = tempfile.mkdtemp(prefix='tinyweb-stress.', dir=ctx.tmp)
-        self.path = os.path.join(self.base, 'www')
-        os.mkdir(self.path)
-        self.files = {}
+        super().__init__(ctx.tmp, 'tinyweb-stress.')
         self.add('small.txt', (b'tinyweb stress test small file\n' * 20)[:612])
         self.add('f100k.bin', det_bytes(100, 100 * KIB))
         self.add('f1m.bin', det_bytes(1, MIB))
         self.add('f10m.bin', det_bytes(10, 10 * MIB))
         self.sums = {k: sha(v) for k, v in self.files.items()}
-
-    def add(self, rel, data):
-        with open(os.path.join(self.path, rel), 'wb') as f:
-            f.write(data)
-        self.files['/' + rel] = data
-
-    def close(self):
-        shutil.rmtree(self.base, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,45 +270,17 @@ def brief(stats, keys):
     return ' '.join(f'{k} {stats[k]}' for k in keys.split() if k in stats)
 
 
-class Server:
-    """One tinyweb process; stdout and stderr go to files (a file never fills up and stalls it).
-    `wrapper` runs it under another program (valgrind), which then owns the PID."""
+class Server(Process):
+    """One tinyweb process (common.Process) serving root. `wrapper` runs it under another
+    program (valgrind), which then owns the PID."""
 
     def __init__(self, ctx, root, args, nofile=None, wrapper=(), env=None):
         self.ctx = ctx
         self.root = root
-        self.dir = tempfile.mkdtemp(prefix='tinyweb-stress-run.', dir=ctx.tmp)
-        self.out_path = os.path.join(self.dir, 'stdout')
-        self.err_path = os.path.join(self.dir, 'stderr')
-        self.args = [*wrapper, ctx.binary, '--root', root.path, '--listen', f'{HOST}:0', *args]
-
-        with open(self.out_path, 'wb') as out, open(self.err_path, 'wb') as err:
-            self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=err, env=env or clean_env(),
-                                         preexec_fn=lambda: die_with_parent(nofile))
-        self.pid = self.proc.pid
-        track(self)
-        self.port = None
-
-        def found():
-            m = LISTEN_RE.search(self.stderr())
-            if m:
-                return m
-            check(self.running(), f'server exited {self.proc.returncode} before listening: '
-                  f'{self.stderr()[-2000:]}')
-            return None
-
-        self.port = int(wait_until(found, START_TIMEOUT, 'the "listening on" line', 0.02)[1])
-
-    def stderr(self):
-        try:
-            with open(self.err_path, 'rb') as f:
-                return f.read().decode(errors='replace')
-        except FileNotFoundError:
-            return ''
-
-    def running(self):
-        return self.proc.poll() is None
+        super().__init__([*wrapper, ctx.binary, '--root', root.path, '--listen', f'{HOST}:0',
+                          *args], tmp=ctx.tmp, prefix='tinyweb-stress-run.',
+                         env=env or clean_env(), preexec_fn=lambda: die_with_parent(nofile))
+        self.wait_listening(START_TIMEOUT)
 
     def rss_kib(self):
         with open(f'/proc/{self.pid}/status') as f:
@@ -342,9 +290,7 @@ class Server:
         return 0
 
     def cpu_seconds(self):
-        with open(f'/proc/{self.pid}/stat') as f:
-            fields = f.read().rsplit(')', 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return self.cpu_ticks() / CLK_TCK
 
     def fds(self):
         """Open fds by kind: sockets, files beneath the document root (the file cache keeps
@@ -365,15 +311,8 @@ class Server:
         return kinds
 
     def settled_fds(self):
-        """The fd counts once they stayed the same for 200 ms (threads open theirs late)."""
-        samples = []
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            samples.append(self.fds())
-            if len(samples) >= 5 and all(s == samples[-1] for s in samples[-5:]):
-                break
-            time.sleep(0.05)
-        return samples[-1]
+        """The fd counts once they stayed the same for 200 ms."""
+        return self.settled(self.fds, 5, 0.05)
 
     def wait_sockets(self, expected, timeout, what):
         """Polls until the server holds `expected` sockets (no leak)."""
@@ -404,33 +343,13 @@ class Server:
 
         return wait_until(ready, 10, 'the SIGUSR1 report', 0.02)
 
-    def check_stderr(self):
-        err = self.stderr()
-        for mark in SANITIZER_MARKS:
-            check(mark not in err, f'sanitizer report on stderr:\n{err[-4000:]}')
-        for line in err.splitlines():
-            check('[error]' not in line, f'error logged: {line}')
-
     def stop(self, timeout=STOP_TIMEOUT):
         """SIGTERM; exit status 0, no sanitizer report; returns the final counters."""
-        if self.running():
-            os.kill(self.pid, signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise Failure(f'server still running {timeout:.0f} s after SIGTERM') from None
-        check(rc == 0, f'server exited with status {rc}; stderr:\n{self.stderr()[-4000:]}')
+        self.stop_exit(timeout)
         self.check_stderr()
         stats = parse_report(self.stderr(), 'stopped')
         check(stats, f'no "stopped:" report on stderr:\n{self.stderr()[-2000:]}')
         return stats
-
-    def close(self):
-        if self.running():
-            os.kill(self.pid, signal.SIGKILL)
-        self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        untrack(self)
 
 
 # ---------------------------------------------------------------------------------------------
