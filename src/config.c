@@ -229,10 +229,13 @@ static void set_defaults(struct config *cfg)
     snprintf(cfg->port, sizeof(cfg->port), "9006");
 }
 
-static int parse_duration(FILE *err, const char *opt, const char *s, uint64_t *out)
+/* A duration from min_ms (0 or 1) to 24h. */
+static int parse_duration(FILE *err, const char *opt, const char *s, uint64_t min_ms, uint64_t *out)
 {
-    if (units_parse_duration_ms(s, out) != 0 || *out == 0 || *out > DAY_MS)
-        return bad(err, opt, s, "expected a duration from 1ms to 24h, e.g. 500ms, 15s, 2m");
+    if (units_parse_duration_ms(s, out) != 0 || *out < min_ms || *out > DAY_MS)
+        return bad(err, opt, s,
+                   min_ms ? "expected a duration from 1ms to 24h, e.g. 500ms, 15s, 2m"
+                          : "expected a duration from 0 to 24h, e.g. 0, 500ms, 1s");
     return 0;
 }
 
@@ -323,22 +326,22 @@ int config_parse(struct config *cfg, int argc, char **argv, FILE *err)
                 rc = bad(err, "--tick", optarg, "expected epoll, timerfd or alarm");
             break;
         case OPT_TICK_MS:
-            rc = parse_duration(err, "--tick-ms", optarg, &cfg->tick_ms);
+            rc = parse_duration(err, "--tick-ms", optarg, 1, &cfg->tick_ms);
             break;
         case OPT_HEADER_TIMEOUT:
-            rc = parse_duration(err, "--header-timeout", optarg, &cfg->header_timeout_ms);
+            rc = parse_duration(err, "--header-timeout", optarg, 1, &cfg->header_timeout_ms);
             break;
         case OPT_BODY_TIMEOUT:
-            rc = parse_duration(err, "--body-timeout", optarg, &cfg->body_timeout_ms);
+            rc = parse_duration(err, "--body-timeout", optarg, 1, &cfg->body_timeout_ms);
             break;
         case OPT_IDLE_TIMEOUT:
-            rc = parse_duration(err, "--idle-timeout", optarg, &cfg->idle_timeout_ms);
+            rc = parse_duration(err, "--idle-timeout", optarg, 1, &cfg->idle_timeout_ms);
             break;
         case OPT_SEND_TIMEOUT:
-            rc = parse_duration(err, "--send-timeout", optarg, &cfg->send_timeout_ms);
+            rc = parse_duration(err, "--send-timeout", optarg, 1, &cfg->send_timeout_ms);
             break;
         case OPT_SHUTDOWN_TIMEOUT:
-            rc = parse_duration(err, "--shutdown-timeout", optarg, &cfg->shutdown_timeout_ms);
+            rc = parse_duration(err, "--shutdown-timeout", optarg, 1, &cfg->shutdown_timeout_ms);
             break;
         case OPT_MAX_CONNECTIONS:
             if (parse_uint(optarg, 1, 10000000, &cfg->max_connections) != 0)
@@ -377,10 +380,7 @@ int config_parse(struct config *cfg, int argc, char **argv, FILE *err)
                             &cfg->file_cache_bytes);
             break;
         case OPT_FILE_CACHE_VALID:
-            if (units_parse_duration_ms(optarg, &cfg->file_cache_valid_ms) != 0 ||
-                cfg->file_cache_valid_ms > DAY_MS)
-                rc = bad(err, "--file-cache-valid", optarg,
-                         "expected a duration from 0 to 24h, e.g. 1s, 500ms");
+            rc = parse_duration(err, "--file-cache-valid", optarg, 0, &cfg->file_cache_valid_ms);
             break;
         case OPT_ACCESS_LOG:
             cfg->access_log = optarg;

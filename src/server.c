@@ -95,7 +95,8 @@ static void post(struct worker *w, unsigned cmd)
 struct totals {
     uint64_t requests, rejected, responses[6], phases[PHASE_COUNT], expired[HTTP_TIMEOUT_COUNT];
     uint64_t opened, closed[CLOSE_REASON_MAX], bytes_out, shed;
-    uint64_t cache_hits, cache_misses, cache_checks, cache_stale, cache_entries, cache_bytes;
+    uint64_t cache_hits, cache_misses, cache_checks, cache_stale, cache_evicted;
+    uint64_t cache_entries, cache_bytes;
 };
 
 static void sum_counters(const struct server *srv, struct totals *t)
@@ -123,6 +124,7 @@ static void sum_counters(const struct server *srv, struct totals *t)
             t->cache_misses += counter_get(&fs->misses);
             t->cache_checks += counter_get(&fs->checks);
             t->cache_stale += counter_get(&fs->stale);
+            t->cache_evicted += counter_get(&fs->evicted);
             t->cache_entries += counter_get(&fs->entries);
             t->cache_bytes += counter_get(&fs->bytes);
         }
@@ -160,9 +162,10 @@ static void report(struct server *srv, bool final)
             LLU(t.expired[HTTP_TIMEOUT_IDLE]), LLU(t.expired[HTTP_TIMEOUT_LINGER]),
             LLU(t.expired[HTTP_TIMEOUT_SHUTDOWN]));
     log_msg(srv->error_log, LOG_LEVEL_INFO,
-            "file cache: %llu hits %llu misses %llu checks %llu stale; %llu files, %llu bytes",
+            "file cache: %llu hits %llu misses %llu checks %llu stale %llu evicted; %llu files, "
+            "%llu bytes",
             LLU(t.cache_hits), LLU(t.cache_misses), LLU(t.cache_checks), LLU(t.cache_stale),
-            LLU(t.cache_entries), LLU(t.cache_bytes));
+            LLU(t.cache_evicted), LLU(t.cache_entries), LLU(t.cache_bytes));
 }
 
 static void on_signal(int signo, void *ctx)
@@ -232,7 +235,9 @@ static void worker_close(struct worker *w)
 {
     if (!w->loop)
         return;
-    listener_close(&w->listener);
+    /* listener_open() sets the listener's loop first: before it ran, its fds are not -1 yet. */
+    if (w->listener.loop)
+        listener_close(&w->listener);
     if (w->http.scratch)
         http_loop_free(&w->http);
     if (w->wake_fd >= 0) {
@@ -273,7 +278,9 @@ static long fds_open(void)
  * sends a file not held in memory, that file's fd too: a loop refuses connections and such
  * files with 503 past its share (http_conn.c), so accept() never meets EMFILE because of the
  * server's own fds, with any number of loops. (The listener's reserve fd handles EMFILE from
- * elsewhere: a limit lowered while running.) --max-connections is fitted under the same room.
+ * elsewhere: a limit lowered while running.) An eighth of each share is left to files, so a
+ * loop full of connections still sends some of them theirs: --max-connections fits under the
+ * rest.
  */
 static void fit_fds(struct server *srv)
 {
@@ -283,6 +290,7 @@ static void fit_fds(struct server *srv)
     /* An even share per loop, as nginx's worker_connections is per worker. */
     s->max_connections = (size_t)(want + nw - 1) / nw;
     s->max_fds = SIZE_MAX;
+    s->file_fds = 0;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return;
@@ -291,19 +299,22 @@ static void fit_fds(struct server *srv)
         setrlimit(RLIMIT_NOFILE, &rl);
         getrlimit(RLIMIT_NOFILE, &rl);
     }
+    if (rl.rlim_cur == RLIM_INFINITY)
+        return;
     long open_now = fds_open();
     uint64_t used = (uint64_t)(open_now < 0 ? FD_FIXED_GUESS : open_now) + FD_SPARE_BASE +
                     FD_SPARE_PER_LOOP * nw;
-    if (rl.rlim_cur == RLIM_INFINITY)
-        return;
     uint64_t room = rl.rlim_cur > used + nw ? rl.rlim_cur - used : nw;
     s->max_fds = (size_t)(room / nw);
-    if (want > room) {
+    s->file_fds = s->max_fds / 8;
+    size_t fit = s->max_fds - s->file_fds;
+    if (s->max_connections > fit) {
         log_msg(srv->error_log, LOG_LEVEL_WARN,
-                "--max-connections %llu lowered to %llu: the open-file limit is %llu",
-                (unsigned long long)want, (unsigned long long)room,
-                (unsigned long long)rl.rlim_cur);
-        s->max_connections = (size_t)(room / nw);
+                "--max-connections %llu lowered to %llu: the open-file limit %llu leaves %llu "
+                "fds for connections and the files they send",
+                (unsigned long long)want, (unsigned long long)(fit * nw),
+                (unsigned long long)rl.rlim_cur, (unsigned long long)(s->max_fds * nw));
+        s->max_connections = fit;
     }
 }
 

@@ -25,7 +25,7 @@ struct loop {
     timer_expire_fn on_expire;
     void *expire_ctx;
     struct tick tick;
-    /* This turn's events; loop_del() blanks entries for an fd removed mid-turn. */
+    /* This turn's events; loop_forget() blanks entries for an fd removed mid-turn. */
     int nevents;
     struct epoll_event events[LOOP_MAX_EVENTS];
 };

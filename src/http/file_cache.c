@@ -25,6 +25,7 @@ struct file_cache {
     struct file_entry **buckets;
     uint32_t mask;                      /* buckets - 1, a power of two minus one */
     struct file_entry *newest, *oldest; /* the LRU order of cached entries */
+    size_t fds;                         /* open in entries not kept in memory */
     struct file_cache_stats stats;
 };
 
@@ -47,12 +48,43 @@ struct file_cache *file_cache_new(const struct file_cache_config *cfg, int root_
     return fc;
 }
 
+static void entry_close(struct file_entry *e)
+{
+    if (e->fd >= 0) {
+        close(e->fd);
+        e->fd = -1;
+        e->cache->fds--;
+    }
+}
+
 static void entry_free(struct file_entry *e)
 {
-    if (e->fd >= 0)
-        close(e->fd);
+    entry_close(e);
     free((void *)e->data);
     free(e);
+}
+
+static void lru_unlink(struct file_cache *fc, struct file_entry *e)
+{
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        fc->newest = e->older;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        fc->oldest = e->newer;
+}
+
+static void lru_push(struct file_cache *fc, struct file_entry *e)
+{
+    e->newer = NULL;
+    e->older = fc->newest;
+    if (fc->newest)
+        fc->newest->newer = e;
+    else
+        fc->oldest = e;
+    fc->newest = e;
 }
 
 /* Takes e out of the hash and the LRU order; it is freed now or by its last release. */
@@ -62,14 +94,7 @@ static void forget(struct file_cache *fc, struct file_entry *e)
     while (*pp != e)
         pp = &(*pp)->hnext;
     *pp = e->hnext;
-    if (e->newer)
-        e->newer->older = e->older;
-    else
-        fc->newest = e->older;
-    if (e->older)
-        e->older->newer = e->newer;
-    else
-        fc->oldest = e->newer;
+    lru_unlink(fc, e);
     e->cached = false;
     counter_add(&fc->stats.entries, (uint64_t)-1);
     counter_add(&fc->stats.bytes, (uint64_t)-e->size);
@@ -93,6 +118,11 @@ void file_entry_release(struct file_entry *e)
         entry_free(e);
 }
 
+size_t file_cache_fds(const struct file_cache *fc)
+{
+    return fc->fds;
+}
+
 const struct file_cache_stats *file_cache_stats(const struct file_cache *fc)
 {
     return &fc->stats;
@@ -112,7 +142,9 @@ static struct file_entry *lookup(struct file_cache *fc, const char *p, size_t le
 {
     size_t key_len = len + dir;
     for (struct file_entry *e = fc->buckets[hash & fc->mask]; e; e = e->hnext) {
-        if (e->hash == hash && e->key_len == key_len && memcmp(e->key, p, len) == 0)
+        /* The slash form's key ends in '/': "a/" must not find the file "ab". */
+        if (e->hash == hash && e->key_len == key_len && memcmp(e->key, p, len) == 0 &&
+            (!dir || e->key[len] == '/'))
             return e;
     }
     return NULL;
@@ -123,16 +155,8 @@ static void touch(struct file_cache *fc, struct file_entry *e)
 {
     if (fc->newest == e)
         return;
-    /* Not the newest, so e->newer is set. */
-    e->newer->older = e->older;
-    if (e->older)
-        e->older->newer = e->newer;
-    else
-        fc->oldest = e->newer;
-    e->newer = NULL;
-    e->older = fc->newest;
-    fc->newest->newer = e;
-    fc->newest = e;
+    lru_unlink(fc, e);
+    lru_push(fc, e);
 }
 
 /* The resolved path of e, stored after its key. */
@@ -278,14 +302,16 @@ static void evict_for(struct file_cache *fc, size_t bytes)
     }
 }
 
-static struct file_entry *entry_new(const char *p, size_t len, bool dir, const char *name, int fd,
-                                    const struct stat *st)
+static struct file_entry *entry_new(struct file_cache *fc, const char *p, size_t len, bool dir,
+                                    const char *name, int fd, const struct stat *st)
 {
     size_t name_len = strlen(name);
     struct file_entry *e = calloc(1, sizeof(*e) + len + dir + 1 + name_len + 1);
     if (!e)
         return NULL;
+    e->cache = fc;
     e->fd = fd;
+    fc->fds++;
     e->size = st->st_size;
     e->mtime = st->st_mtim;
     e->ctime = st->st_ctim;
@@ -314,8 +340,7 @@ static void keep(struct file_cache *fc, struct file_entry *e, uint32_t hash, uin
     char *data = read_whole(e->fd, size);
     if (!data)
         return;
-    close(e->fd);
-    e->fd = -1;
+    entry_close(e);
     e->data = data;
     evict_for(fc, size);
     e->hash = hash;
@@ -323,12 +348,7 @@ static void keep(struct file_cache *fc, struct file_entry *e, uint32_t hash, uin
     e->cached = true;
     e->hnext = fc->buckets[hash & fc->mask];
     fc->buckets[hash & fc->mask] = e;
-    e->older = fc->newest;
-    if (fc->newest)
-        fc->newest->newer = e;
-    else
-        fc->oldest = e;
-    fc->newest = e;
+    lru_push(fc, e);
     counter_add(&fc->stats.entries, 1);
     counter_add(&fc->stats.bytes, size);
 }
@@ -364,7 +384,7 @@ int file_cache_open(struct file_cache *fc, const char *p, size_t len, bool dir, 
     int fd = resolve(fc->root_fd, p, len, dir, name, &st);
     if (fd < 0)
         return fd;
-    e = entry_new(p, len, dir, name, fd, &st);
+    e = entry_new(fc, p, len, dir, name, fd, &st);
     if (!e) {
         close(fd);
         return -ENOMEM;

@@ -8,7 +8,8 @@
  * RESOLVE_BENEATH, so the confinement to the root is re-established on every change).
  *
  * Larger files (and every file when the cache is off) are opened per request: the caller gets an
- * uncached entry holding the open fd, freed when released.
+ * uncached entry holding the open fd, closed and freed when released. Only such entries hold
+ * fds, and the cache counts them (file_cache_fds()).
  *
  * Entries are shared by reference: an entry replaced or evicted while a response still sends it
  * lives on until its last reference goes. Owned by one loop; not thread-safe.
@@ -38,6 +39,7 @@ struct file_entry {
     size_t etag_len;
     char last_modified[HTTP_DATE_LEN + 1]; /* "" when the mtime has no HTTP-date */
     /* The cache's own. */
+    struct file_cache *cache; /* counts the entry's fd while it holds one */
     struct file_entry *hnext, *newer, *older;
     uint64_t checked_ms;
     dev_t dev;
@@ -75,13 +77,17 @@ void file_cache_free(struct file_cache *fc);
  * asked without the slash (redirect it), -EACCES for a directory without an index or anything
  * but a regular file, and what openat2 and fstat fail with (-ENOENT, -EXDEV outside the root,
  * -ELOOP, -EMFILE, ...). A hit costs no syscall; a miss one openat2 and one fstat (two of each
- * for an index), plus the read of a file small enough to keep.
+ * for an index; without openat2, an openat per path component), plus the read of a file small
+ * enough to keep.
  */
 int file_cache_open(struct file_cache *fc, const char *p, size_t len, bool dir, uint64_t now_ms,
                     struct file_entry **out);
 
 /* Gives back a reference from file_cache_open(). O(1). */
 void file_entry_release(struct file_entry *e);
+
+/* The fds held open now by entries not kept in memory. O(1); the owning loop only. */
+size_t file_cache_fds(const struct file_cache *fc);
 
 /* The counters, to read with counter_get() from any thread. */
 const struct file_cache_stats *file_cache_stats(const struct file_cache *fc);

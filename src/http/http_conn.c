@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -33,7 +32,6 @@ struct http_conn {
     bool http10;        /* the request was HTTP/1.0 */
     bool linger;        /* the client may still be sending: drain before closing */
     bool chunked;       /* the body being read is chunked */
-    bool head_only;     /* the unparseable request began with "HEAD " */
     bool nodelay;       /* TCP_NODELAY is set */
     uint32_t head_len;  /* PHASE_BODY: the request head, kept at the front of conn.in */
     uint32_t scanned;   /* PHASE_HEAD: bytes of the head already found incomplete */
@@ -47,11 +45,11 @@ static struct http_loop *loop_of(struct http_conn *hc)
     return container_of(hc->conn.set, struct http_loop, conns);
 }
 
-/* The loop's sockets and file fds, with `keep` more, fill its share of the open-file limit:
- * one more fd would eat into the spare the process keeps (server.c). */
-static bool fds_short(const struct http_loop *h, size_t keep)
+/* The loop's sockets and the fds its file cache holds open, with `extra` more, exceed its share
+ * of the open-file limit: they would eat into the spare the process keeps (server.c). */
+static bool fds_over(const struct http_loop *h, size_t extra)
 {
-    return h->conns.live + h->conns.files + keep >= h->settings->max_fds;
+    return h->conns.live + file_cache_fds(h->files) + extra > h->settings->max_fds;
 }
 
 /* Every phase change goes through here, so the loop's per-phase gauges stay exact. */
@@ -65,12 +63,7 @@ static void set_phase(struct http_conn *hc, enum http_phase p)
 
 static enum step process(struct http_conn *hc);
 
-static void arm(struct http_conn *hc, enum http_timeout t)
-{
-    conn_arm(&hc->conn, t);
-}
-
-/* The Date header, formatted at most once per second of the loop's clock. */
+/* The Date header, formatted at most once per second of the wall clock (time(2), a vDSO call). */
 static const char *date_now(struct http_loop *h)
 {
     time_t now = time(NULL);
@@ -109,13 +102,8 @@ static void log_request(struct http_loop *h, struct http_conn *hc, const struct 
         a.method = str_of(req->method_name);
         a.target = str_of(req->target);
         a.version = (struct log_str){req->minor ? "HTTP/1.1" : "HTTP/1.0", 8};
-        for (size_t i = 0; i < req->nheaders; i++) {
-            const struct http_header *f = &req->headers[i];
-            if (f->name.len == 7 && strncasecmp(f->name.p, "referer", 7) == 0)
-                a.referer = str_of(f->value);
-            else if (f->name.len == 10 && strncasecmp(f->name.p, "user-agent", 10) == 0)
-                a.user_agent = str_of(f->value);
-        }
+        a.referer = str_of(req->referer);
+        a.user_agent = str_of(req->user_agent);
     }
     log_access(l, &a);
 }
@@ -173,12 +161,14 @@ static int respond_static(struct http_conn *hc, const struct http_request *req)
     struct http_static res;
     http_static_resolve(h->files, loop_now(h->loop), req, h->scratch, h->scratch_len, &res);
     bool head_only = req->method == HTTP_HEAD;
-    /* A file not held in memory keeps its fd while it is sent: past the loop's share of the
-     * open-file limit, 503 now, rather than the fds running out under accept(). */
-    if (res.file && res.file->fd >= 0 && res.status != 304 && !head_only && res.length > 0 &&
-        fds_short(h, 0)) {
+    bool file_body = res.file && res.status != 304 && !head_only && res.length > 0;
+    /* A file not held in memory keeps its fd (counted by the cache) while it is sent: past the
+     * loop's share of the open-file limit, 503 now, rather than the fds running out under
+     * accept(). */
+    if (file_body && res.file->fd >= 0 && fds_over(h, 0)) {
         file_entry_release(res.file);
         res = (struct http_static){.status = 503};
+        file_body = false;
     }
     struct http_head head = head_for(hc, res.status);
     const struct file_entry *f = res.file;
@@ -206,7 +196,6 @@ static int respond_static(struct http_conn *hc, const struct http_request *req)
         head.content_range = res.status == 416 ? res.content_range : NULL;
         break;
     }
-    bool file_body = f && res.status != 304 && !head_only && res.length > 0;
     uint64_t body_bytes = head_only ? 0 : file_body ? (uint64_t)res.length : page_len;
     log_request(h, hc, req, res.status, body_bytes);
     int rc = queue_head(hc, &head, page, head_only ? 0 : page_len);
@@ -233,18 +222,34 @@ static int respond(struct http_conn *hc, const struct http_request *req)
 }
 
 /* A request that cannot be answered in sync with the stream: answer, then close. */
-static enum step reject(struct http_conn *hc, const struct http_request *req, int status)
+/* After a response was queued (rc 0) or could not be (the connection is closed). */
+static enum step responded(struct http_conn *hc, int rc)
 {
-    hc->keep_alive = false;
-    hc->linger = true;
-    /* The answer (and its log line) is built from req's slices before the buffer goes. */
-    bool head_only = req ? req->method == HTTP_HEAD : hc->head_only;
-    int rc = respond_error(hc, req, status, head_only, NULL);
-    conn_release_in(&hc->conn);
     if (rc == 0)
         return STEP_NEXT;
     conn_close(&hc->conn, CLOSE_ERROR);
     return STEP_CLOSED;
+}
+
+/* The connection ends after its next response, draining what the client still sends. */
+static void close_after_response(struct http_conn *hc)
+{
+    hc->keep_alive = false;
+    hc->linger = true;
+}
+
+static enum step reject(struct http_conn *hc, const struct http_request *req, int status)
+{
+    close_after_response(hc);
+    /* The answer (and its log line) is built from req's slices before the buffer goes. Without
+     * req (an invalid head, or a bad body behind a valid one), the head is still at the front
+     * of the buffer: a HEAD gets no body. */
+    const struct buf *in = &hc->conn.in;
+    bool head_only = req ? req->method == HTTP_HEAD
+                         : buf_readable(in) >= 5 && memcmp(in->data + in->off, "HEAD ", 5) == 0;
+    int rc = respond_error(hc, req, status, head_only, NULL);
+    conn_release_in(&hc->conn);
+    return responded(hc, rc);
 }
 
 static enum step parse_head(struct http_conn *hc, struct http_request *req, int *head_len)
@@ -264,8 +269,6 @@ static enum step parse_head(struct http_conn *hc, struct http_request *req, int 
     hc->scanned = 0;
     if (*head_len < 0) {
         hc->http10 = false;
-        /* The head is invalid, but a HEAD still gets no body. */
-        hc->head_only = len >= 5 && memcmp(in->data + in->off, "HEAD ", 5) == 0;
         return reject(hc, NULL, status);
     }
     return STEP_NEXT;
@@ -291,18 +294,17 @@ static enum step on_head(struct http_conn *hc)
             return reject(hc, &req, 411);
         int rc = respond(hc, &req);
         buf_consume(&hc->conn.in, (size_t)head_len);
-        return rc == 0 ? STEP_NEXT : (conn_close(&hc->conn, CLOSE_ERROR), STEP_CLOSED);
+        return responded(hc, rc);
     }
     if (req.has_content_length && req.content_length > h->settings->max_body_bytes)
         return reject(hc, &req, 413);
     if (req.expect_continue) {
         /* The client waits before sending the body; nothing here needs it, so answer now
          * without reading it (RFC 9110 §10.1.1) and close. */
-        hc->keep_alive = false;
-        hc->linger = true;
+        close_after_response(hc);
         int rc = respond(hc, &req);
         conn_release_in(&hc->conn);
-        return rc == 0 ? STEP_NEXT : (conn_close(&hc->conn, CLOSE_ERROR), STEP_CLOSED);
+        return responded(hc, rc);
     }
     /* Keep the head in place (the answer is built from it once the body is read) and discard
      * the body as it arrives, so the connection stays in sync for the next request. */
@@ -313,16 +315,8 @@ static enum step on_head(struct http_conn *hc)
     hc->body_seen = 0;
     if (req.chunked)
         http_chunked_init(&hc->chunk);
-    arm(hc, HTTP_TIMEOUT_BODY);
+    conn_arm(&hc->conn, HTTP_TIMEOUT_BODY);
     return STEP_NEXT;
-}
-
-/* Removes n bytes at offset at of the readable bytes of b. */
-static void buf_cut(struct buf *b, size_t at, size_t n)
-{
-    char *p = b->data + b->off + at;
-    memmove(p, p + n, buf_readable(b) - at - n);
-    b->len -= n;
 }
 
 /* Discards the body bytes buffered after the head. STEP_WAIT until the body is complete. */
@@ -354,7 +348,7 @@ static enum step on_body(struct http_conn *hc)
         buf_cut(in, hc->head_len, avail - after);
         done = rest >= 0;
     }
-    arm(hc, HTTP_TIMEOUT_BODY);
+    conn_arm(&hc->conn, HTTP_TIMEOUT_BODY);
     if (!done)
         return STEP_WAIT;
     /* Parse the kept head again: the buffer may have moved while the body was read. */
@@ -366,7 +360,7 @@ static enum step on_body(struct http_conn *hc)
     hc->keep_alive = req.keep_alive && !h->draining;
     int rc = respond(hc, &req);
     buf_consume(in, (size_t)head_len);
-    return rc == 0 ? STEP_NEXT : (conn_close(&hc->conn, CLOSE_ERROR), STEP_CLOSED);
+    return responded(hc, rc);
 }
 
 /*
@@ -390,7 +384,7 @@ static enum step start_linger(struct http_conn *hc)
     set_phase(hc, PHASE_LINGER);
     shutdown(hc->conn.io.fd, SHUT_WR);
     conn_release_in(&hc->conn);
-    arm(hc, HTTP_TIMEOUT_LINGER);
+    conn_arm(&hc->conn, HTTP_TIMEOUT_LINGER);
     return conn_pause_read(&hc->conn, false) == 0
                ? STEP_WAIT
                : (conn_close(&hc->conn, CLOSE_ERROR), STEP_CLOSED);
@@ -415,7 +409,7 @@ static enum step finish_response(struct http_conn *hc)
     if (buf_readable(&c->in) == 0) {
         /* An idle keep-alive connection holds no buffers. */
         conn_release_in(c);
-        arm(hc, HTTP_TIMEOUT_IDLE);
+        conn_arm(&hc->conn, HTTP_TIMEOUT_IDLE);
     }
     return STEP_NEXT;
 }
@@ -431,7 +425,7 @@ static enum step on_send(struct http_conn *hc)
         set_nodelay(hc);
         /* The send timeout runs from the last write that made progress. */
         if (written > 0 || c->timer.cls != HTTP_TIMEOUT_SEND)
-            arm(hc, HTTP_TIMEOUT_SEND);
+            conn_arm(&hc->conn, HTTP_TIMEOUT_SEND);
         if (!c->read_paused && conn_pause_read(c, true) != 0) {
             conn_close(c, CLOSE_ERROR);
             return STEP_CLOSED;
@@ -455,7 +449,7 @@ static enum step process(struct http_conn *hc)
             set_phase(hc, PHASE_HEAD);
             s = on_head(hc);
             if (s == STEP_WAIT && hc->phase == PHASE_HEAD)
-                arm(hc, HTTP_TIMEOUT_HEADER);
+                conn_arm(&hc->conn, HTTP_TIMEOUT_HEADER);
             break;
         case PHASE_HEAD:
             s = buf_readable(&hc->conn.in) ? on_head(hc) : STEP_WAIT;
@@ -562,7 +556,7 @@ static void on_timeout(struct conn *c, int cls)
 
 static void on_close(struct conn *c, enum close_reason why)
 {
-    struct http_loop *h = container_of(c->set, struct http_loop, conns);
+    struct http_loop *h = loop_of((struct http_conn *)c);
     (void)why;
     counter_add(&h->stats.phases[((struct http_conn *)c)->phase], (uint64_t)-1);
     /* The last connection of a draining loop: the loop's work is done. */
@@ -626,10 +620,10 @@ int http_loop_init(struct http_loop *h, struct loop *loop, uint32_t trigger)
 
 void http_loop_accept(struct http_loop *h, int fd, const struct sockaddr *peer, socklen_t len)
 {
-    /* A new connection leaves an eighth of the loop's fds to files, so that a loop full of
-     * connections still finds fds to send some of them their files: it keeps making progress. */
+    /* The accepted socket, and file_fds left to files, so that a loop full of connections
+     * still finds fds to send some of them their files: it keeps making progress. */
     if (h->draining || h->conns.live >= h->settings->max_connections ||
-        fds_short(h, h->settings->max_fds / 8)) {
+        fds_over(h, 1 + h->settings->file_fds)) {
         static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nServer: tinyweb\r\n"
                                    "Content-Length: 0\r\nConnection: close\r\n\r\n";
         /* Best effort: a fresh socket's buffer takes it whole, or the client sees a close. */

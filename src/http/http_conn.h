@@ -40,6 +40,7 @@ struct http_settings {
     uint64_t max_body_bytes;
     size_t max_connections; /* per loop */
     size_t max_fds;         /* per loop: sockets and file bodies' fds together */
+    size_t file_fds;        /* of max_fds, kept for file bodies: new connections stop short */
     bool linger_always;     /* -o 1 */
     int64_t sendfile_min;   /* --sendfile: bodies this long by sendfile(2) */
     struct file_cache_config file_cache;
@@ -61,8 +62,8 @@ enum http_phase {
 /* Counters of one loop: written by its thread, readable from any (see core/counter.h). */
 struct http_stats {
     counter_t requests;
-    counter_t responses[6];                /* by status class: [1] 1xx ... [5] 5xx ([0] unused) */
-    counter_t rejected;                    /* connections refused at --max-connections */
+    counter_t responses[6]; /* by status class: [1] 1xx ... [5] 5xx ([0] unused) */
+    counter_t rejected;     /* connections refused: --max-connections, the fd share, or draining */
     counter_t phases[PHASE_COUNT];         /* connections in each phase now */
     counter_t expired[HTTP_TIMEOUT_COUNT]; /* timer expiries by class */
 };

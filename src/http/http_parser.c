@@ -347,6 +347,8 @@ enum field_kind {
     F_IF_MODIFIED_SINCE,
     F_RANGE,
     F_IF_RANGE,
+    F_REFERER,
+    F_USER_AGENT,
 };
 
 static const struct {
@@ -363,6 +365,8 @@ static const struct {
     {"if-modified-since", 17, F_IF_MODIFIED_SINCE},
     {"range", 5, F_RANGE},
     {"if-range", 8, F_IF_RANGE},
+    {"referer", 7, F_REFERER},
+    {"user-agent", 10, F_USER_AGENT},
 };
 
 static enum field_kind field_kind(struct http_str name)
@@ -498,6 +502,12 @@ static void note_field(struct http_request *req, struct fields *f, const struct 
         break;
     case F_IF_RANGE:
         note_first(&req->if_range, h->value);
+        break;
+    case F_REFERER:
+        note_first(&req->referer, h->value);
+        break;
+    case F_USER_AGENT:
+        note_first(&req->user_agent, h->value);
         break;
     case F_OTHER:
         break;

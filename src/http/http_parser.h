@@ -89,9 +89,10 @@ struct http_request {
     bool expect_continue;    /* Expect: 100-continue on an HTTP/1.1 request */
     /*
      * The first value of each field, len 0 when absent. host is the target's authority for
-     * absolute-form and authority-form targets, otherwise the Host field.
+     * absolute-form and authority-form targets, otherwise the Host field. Referer and
+     * User-Agent are kept for the access log.
      */
-    struct http_str host, if_none_match, if_modified_since, range, if_range;
+    struct http_str host, if_none_match, if_modified_since, range, if_range, referer, user_agent;
 };
 
 /*

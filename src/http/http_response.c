@@ -73,6 +73,9 @@ static void put(struct out *o, const char *s, size_t n)
     o->len += n;
 }
 
+/* A string literal, its length counted by the compiler. */
+#define PUT_LIT(o, lit) put(o, lit, sizeof(lit) - 1)
+
 static void put_str(struct out *o, const char *s)
 {
     put(o, s, strlen(s));
@@ -85,7 +88,7 @@ static void field(struct out *o, const char *name_sep, size_t name_len, const ch
         return;
     put(o, name_sep, name_len);
     put_str(o, value);
-    put(o, "\r\n", 2);
+    PUT_LIT(o, "\r\n");
 }
 
 #define FIELD(o, name, value) field(o, name ": ", sizeof(name ": ") - 1, value)
@@ -105,17 +108,17 @@ static void put_uint(struct out *o, uint64_t v)
 size_t http_head_write(char *out, size_t cap, const struct http_head *h)
 {
     struct out o = {out, 0, cap};
-    put(&o, "HTTP/1.1 ", 9);
+    PUT_LIT(&o, "HTTP/1.1 ");
     put_uint(&o, (uint64_t)h->status % 1000);
-    put(&o, " ", 1);
+    PUT_LIT(&o, " ");
     put_str(&o, http_reason(h->status));
-    put(&o, "\r\nServer: tinyweb\r\n", 19);
+    PUT_LIT(&o, "\r\nServer: tinyweb\r\n");
     FIELD(&o, "Date", h->date);
     FIELD(&o, "Content-Type", h->content_type);
     if (h->content_length >= 0) {
-        put(&o, "Content-Length: ", 16);
+        PUT_LIT(&o, "Content-Length: ");
         put_uint(&o, (uint64_t)h->content_length);
-        put(&o, "\r\n", 2);
+        PUT_LIT(&o, "\r\n");
     }
     FIELD(&o, "Last-Modified", h->last_modified);
     FIELD(&o, "ETag", h->etag);
@@ -123,12 +126,12 @@ size_t http_head_write(char *out, size_t cap, const struct http_head *h)
     FIELD(&o, "Location", h->location);
     FIELD(&o, "Allow", h->allow);
     if (h->accept_ranges)
-        put(&o, "Accept-Ranges: bytes\r\n", 22);
+        PUT_LIT(&o, "Accept-Ranges: bytes\r\n");
     if (!h->keep_alive)
-        put(&o, "Connection: close\r\n", 19);
+        PUT_LIT(&o, "Connection: close\r\n");
     else if (h->http10)
-        put(&o, "Connection: keep-alive\r\n", 24);
-    put(&o, "\r\n", 2);
+        PUT_LIT(&o, "Connection: keep-alive\r\n");
+    PUT_LIT(&o, "\r\n");
     return o.len <= cap ? o.len : 0;
 }
 

@@ -12,23 +12,14 @@
 
 static char *pool_get(struct buf_pool *pool)
 {
-    if (!pool || !pool->free)
-        return malloc(BUF_BLOCK);
-    char *block = pool->free;
-    memcpy(&pool->free, block, sizeof(void *));
-    pool->nfree--;
-    return block;
+    char *block = pool ? freelist_get(&pool->blocks) : NULL;
+    return block ? block : malloc(BUF_BLOCK);
 }
 
 static void pool_put(struct buf_pool *pool, char *block, size_t cap)
 {
-    if (!pool || cap != BUF_BLOCK || pool->nfree >= pool->max) {
+    if (!pool || cap != BUF_BLOCK || !freelist_put(&pool->blocks, block))
         free(block);
-        return;
-    }
-    memcpy(block, &pool->free, sizeof(void *));
-    pool->free = block;
-    pool->nfree++;
 }
 
 int buf_reserve(struct buf *b, size_t want, struct buf_pool *pool)
@@ -80,6 +71,13 @@ void buf_consume(struct buf *b, size_t n)
         b->off = b->len = 0;
 }
 
+void buf_cut(struct buf *b, size_t at, size_t n)
+{
+    char *p = b->data + b->off + at;
+    memmove(p, p + n, buf_readable(b) - at - n);
+    b->len -= (uint32_t)n;
+}
+
 void buf_release(struct buf *b, struct buf_pool *pool)
 {
     if (b->data)
@@ -90,10 +88,5 @@ void buf_release(struct buf *b, struct buf_pool *pool)
 
 void buf_pool_drain(struct buf_pool *pool)
 {
-    while (pool->free) {
-        char *block = pool->free;
-        memcpy(&pool->free, block, sizeof(void *));
-        free(block);
-    }
-    pool->nfree = 0;
+    freelist_drain(&pool->blocks);
 }

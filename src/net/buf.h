@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/freelist.h"
+
 /* The pooled block size: a typical request, or a response head with a small body. */
 #define BUF_BLOCK 16384
 
@@ -22,8 +24,7 @@ struct buf {
 
 /* Free BUF_BLOCK blocks, at most max of them. Owned by one loop; not thread-safe. */
 struct buf_pool {
-    void *free; /* a singly linked list threaded through the blocks */
-    uint32_t nfree, max;
+    struct freelist blocks;
 };
 
 /* Makes room for at least want bytes after len, moving or growing the storage; an empty buffer
@@ -35,6 +36,9 @@ int buf_append(struct buf *b, const void *p, size_t n, struct buf_pool *pool);
 
 /* Drops n readable bytes from the front; the storage is kept (buf_release() returns it). */
 void buf_consume(struct buf *b, size_t n);
+
+/* Removes n readable bytes at offset at; the bytes after them move up. O(bytes after). */
+void buf_cut(struct buf *b, size_t at, size_t n);
 
 /* Returns the storage (to pool when it is a block and the pool has room) and empties b. */
 void buf_release(struct buf *b, struct buf_pool *pool);

@@ -24,6 +24,10 @@
 #define CONN_POOL_BUFS  32
 #define CONN_POOL_CONNS 64
 
+/* Every idle keep-alive connection costs one of these (192 bytes in docs/PERFORMANCE.md, on
+ * x86-64): growing it shows at 100k connections, so it takes a decision, not an accident. */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct conn) <= 192, "struct conn grew");
+
 static const char *const reason_names[CLOSE_REASON_MAX] = {
     [CLOSE_PEER] = "peer_closed",
     [CLOSE_ERROR] = "error",
@@ -49,7 +53,8 @@ void conn_set_init(struct conn_set *set, struct loop *loop, const struct conn_ha
     set->trigger = trigger;
     set->conn_size = conn_size < sizeof(struct conn) ? sizeof(struct conn) : conn_size;
     set->sendfile_min = CONN_SENDFILE_OFF;
-    set->bufs.max = CONN_POOL_BUFS;
+    set->bufs.blocks.max = CONN_POOL_BUFS;
+    set->spare.max = CONN_POOL_CONNS;
 }
 
 void conn_set_free(struct conn_set *set)
@@ -58,13 +63,7 @@ void conn_set_free(struct conn_set *set)
     free(set->scratch);
     set->scratch = NULL;
     buf_pool_drain(&set->bufs);
-    while (set->spare) {
-        void *next;
-        memcpy(&next, set->spare, sizeof(next));
-        free(set->spare);
-        set->spare = next;
-    }
-    set->nspare = 0;
+    freelist_drain(&set->spare);
 }
 
 void conn_set_expire(struct timer_node *node, int cls, void *set)
@@ -126,15 +125,11 @@ int conn_pause_read(struct conn *c, bool paused)
     return c->registered ? update_events(c) : 0;
 }
 
-/* Lets go of the queued body: back to its owner, or the file closed. */
+/* Lets go of the queued body: back to its owner. */
 static void body_done(struct conn *c)
 {
-    if (c->body_fd >= 0)
-        c->set->files--;
     if (c->body_ref)
         c->set->handler->release_body(c->body_ref);
-    else if (c->body_fd >= 0)
-        close(c->body_fd);
     c->body_ref = NULL;
     c->body_mem = NULL;
     c->body_fd = -1;
@@ -150,8 +145,6 @@ void conn_send_body(struct conn *c, const char *mem, int fd, off_t off, off_t le
     c->body_off = off;
     c->body_end = off + len;
     c->body_sendfile = !mem && len >= c->set->sendfile_min;
-    if (c->body_fd >= 0)
-        c->set->files++;
 }
 
 char *conn_out_space(struct conn *c, size_t n)
@@ -225,7 +218,7 @@ int conn_flush(struct conn *c, size_t *written)
     size_t total = 0;
     int rc = 0;
     for (;;) {
-        if (c->body_off >= c->body_end && (c->body_ref || c->body_fd >= 0))
+        if (c->body_off >= c->body_end && c->body_ref)
             body_done(c);
         if (!conn_pending(c))
             break;
@@ -275,11 +268,8 @@ static void conn_ready(struct loop *loop, struct loop_io *io, uint32_t events)
 
 struct conn *conn_open(struct conn_set *set, int fd, const struct sockaddr *peer, socklen_t len)
 {
-    struct conn *c = set->spare;
-    if (c) {
-        memcpy(&set->spare, c, sizeof(void *));
-        set->nspare--;
-    } else if (!(c = malloc(set->conn_size))) {
+    struct conn *c = freelist_get(&set->spare);
+    if (!c && !(c = malloc(set->conn_size))) {
         close(fd);
         return NULL;
     }
@@ -300,7 +290,11 @@ struct conn *conn_open(struct conn_set *set, int fd, const struct sockaddr *peer
 
 ssize_t conn_read(struct conn *c)
 {
-    if (buf_reserve(&c->in, CONN_READ_CHUNK, &c->set->bufs) != 0)
+    /* The rest of a block while the unread bytes fit in one: they slide to its front rather
+     * than growing the buffer out of the pool (a head in two segments, a body behind its head). */
+    size_t live = buf_readable(&c->in);
+    size_t want = live < CONN_READ_CHUNK ? CONN_READ_CHUNK - live : CONN_READ_CHUNK;
+    if (buf_reserve(&c->in, want, &c->set->bufs) != 0)
         return -ENOMEM;
     size_t room = c->in.cap - c->in.len;
     for (;;) {
@@ -310,10 +304,8 @@ ssize_t conn_read(struct conn *c)
             c->drained = (size_t)n < room && !c->hangup;
             return n;
         }
-        if (n == 0) {
-            c->eof = true;
+        if (n == 0)
             return 0;
-        }
         if (errno != EINTR)
             break;
     }
@@ -355,11 +347,6 @@ void conn_close(struct conn *c, enum close_reason why)
         c->next->prev = c->prev;
     set->live--;
     counter_add(&set->closed[why], 1);
-    if (set->nspare < CONN_POOL_CONNS) {
-        memcpy(c, &set->spare, sizeof(void *));
-        set->spare = c;
-        set->nspare++;
-    } else {
+    if (!freelist_put(&set->spare, c))
         free(c);
-    }
 }

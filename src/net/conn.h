@@ -1,8 +1,9 @@
 /*
  * Connections: an accepted socket with its buffers and its timer, owned by one loop's conn_set.
  *
- * Everything that ends a connection goes through conn_close(): it removes the fd from epoll,
- * cancels the timer, closes the fd, frees the memory and counts the reason. The timer node lives
+ * Everything that ends a connection goes through conn_close(): it cancels the timer, closes the
+ * fd (which takes it out of epoll), keeps the memory for the next connection (or frees it) and
+ * counts the reason. The timer node lives
  * inside the connection, so an expiry can only ever reach the connection it was armed for, never
  * a newer one that got the same fd number.
  */
@@ -35,7 +36,8 @@ struct conn;
 
 /* What the owner of a conn_set does with its connections. */
 struct conn_handler {
-    /* Bytes or EOF are waiting: call conn_read() (until -EAGAIN when edge-triggered). */
+    /* Bytes or EOF are waiting: call conn_read(). Edge-triggered, read until -EAGAIN or
+     * c->drained, or call conn_yield() to leave the rest for the next turn. */
     void (*on_readable)(struct conn *c);
     /* The connection's timer of class cls expired; the handler usually closes it. */
     void (*on_timeout)(struct conn *c, int cls);
@@ -60,11 +62,9 @@ struct conn_set {
     int64_t sendfile_min; /* file bodies this long or longer by sendfile(2), else pread + write */
     char *scratch;        /* the copy buffer for file bodies, shared by the loop's connections */
     struct conn *first;
-    struct buf_pool bufs; /* read and write buffers between uses */
-    void *spare;          /* closed connections' memory, for the next ones (a bounded list) */
-    uint32_t nspare;
+    struct buf_pool bufs;  /* read and write buffers between uses */
+    struct freelist spare; /* closed connections' memory, for the next ones */
     size_t live;
-    size_t files; /* connections holding a file body's fd: with live, the fds they use */
     counter_t opened;
     counter_t closed[CLOSE_REASON_MAX];
     counter_t bytes_out; /* response bytes the sockets took */
@@ -86,11 +86,10 @@ struct conn {
     struct buf in, out;
     /* The body queued behind out: bytes in memory, or a file; [body_off, body_end) is left. */
     const char *body_mem;
-    void *body_ref; /* handed to release_body() when the body is done; NULL: close body_fd */
+    void *body_ref; /* handed to release_body() when the body is done */
     off_t body_off, body_end;
     int body_fd;
     bool body_sendfile; /* the file goes by sendfile(2) */
-    bool eof;           /* the peer shut down its side: conn_read() returned 0 */
     bool read_paused;   /* not reading: epoll waits for writability only */
     bool hangup;        /* the last event carried EPOLLRDHUP: the peer's FIN is waiting */
     bool drained;       /* the last read found the socket empty (a short read, no FIN waiting) */
@@ -142,8 +141,8 @@ int conn_send(struct conn *c, const void *p, size_t n);
 
 /*
  * Queues a body behind c->out: len bytes from off of mem, or of the file fd when mem is NULL.
- * When it is sent (or the connection closes) the handler's release_body(ref) is called; with a
- * NULL ref, c owns fd and closes it instead.
+ * ref owns them: when the body is sent (or the connection closes) the handler's
+ * release_body(ref) is called.
  */
 void conn_send_body(struct conn *c, const char *mem, int fd, off_t off, off_t len, void *ref);
 
@@ -182,7 +181,8 @@ int conn_pause_read(struct conn *c, bool paused);
 /* The single close path. c is freed on return. */
 void conn_close(struct conn *c, enum close_reason why);
 
-/* Arms c's timer in class cls from the loop's clock (re-arms it on activity). O(1) with fifo. */
+/* Arms c's timer in class cls from a fresh clock reading (re-arms it on activity). O(1) with
+ * fifo. */
 static inline void conn_arm(struct conn *c, int cls)
 {
     loop_arm(c->set->loop, &c->timer, cls);

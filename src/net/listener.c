@@ -44,14 +44,13 @@ static bool shed_one(struct listener *l)
     return fd >= 0;
 }
 
-/* Stops watching the socket and arms the retry: no spinning, nothing stranded. */
+/* Stops watching the socket (io waits for nothing) and arms the retry: no spinning, nothing
+ * stranded. Should either call fail, the next readiness event retries instead. */
 static void pause_accepting(struct listener *l)
 {
     struct itimerspec its = {.it_value = {.tv_nsec = LISTENER_RETRY_MS * 1000000L}};
-    if (l->retry_io.fd < 0 || timerfd_settime(l->retry_io.fd, 0, &its, NULL) != 0)
-        return; /* no timer: keep the old behaviour (retry on the next event) */
-    if (loop_mod(l->loop, &l->io, 0) == 0)
-        l->paused = true;
+    if (timerfd_settime(l->retry_io.fd, 0, &its, NULL) == 0)
+        loop_mod(l->loop, &l->io, 0);
 }
 
 static void retry_ready(struct loop *loop, struct loop_io *io, uint32_t events)
@@ -62,13 +61,12 @@ static void retry_ready(struct loop *loop, struct loop_io *io, uint32_t events)
     uint64_t expirations;
     ssize_t r = read(io->fd, &expirations, sizeof(expirations));
     (void)r;
-    if (!l->paused || l->io.fd < 0)
-        return;
+    if (l->io.events != 0)
+        return; /* not paused */
     if (l->reserve_fd < 0)
         l->reserve_fd = open_reserve();
     /* Watching again re-checks readiness (edge-triggered too): a waiting backlog is reported. */
-    if (loop_mod(l->loop, &l->io, l->events) == 0)
-        l->paused = false;
+    loop_mod(l->loop, &l->io, l->events);
 }
 
 static void listener_ready(struct loop *loop, struct loop_io *io, uint32_t events)
@@ -87,7 +85,6 @@ static void listener_ready(struct loop *loop, struct loop_io *io, uint32_t event
         socklen_t len = sizeof(peer);
         int fd = accept4(io->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            l->accepted++;
             l->on_accept(l, fd, (struct sockaddr *)&peer, len);
             continue;
         }

@@ -33,10 +33,8 @@ struct listener {
     uint32_t events;         /* what io waits for while accepting */
     int reserve_fd;          /* held open so that EMFILE can still accept and drop */
     struct loop_io retry_io; /* a one-shot timerfd: accepting resumes when it fires */
-    bool paused;             /* out of fds: io waits for nothing until the retry */
     uint16_t port;           /* the bound port (useful after binding port 0) */
-    uint64_t accepted;
-    counter_t shed; /* connections accepted and closed at once because fds ran out */
+    counter_t shed;          /* connections accepted and closed at once because fds ran out */
 };
 
 /*

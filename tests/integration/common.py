@@ -1,5 +1,6 @@
-"""What the integration and stress tests share: checks, polling, deterministic data, the
-server process they start, and the registry of those processes.
+"""What the integration and stress tests share: checks, polling, deterministic data, requests,
+the blocking client connection, curl's command line, the server process they start, and the
+registry of those processes.
 
 The test programs run as scripts from this directory, so `import common` finds this file.
 """
@@ -10,11 +11,13 @@ import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
 import time
 
+HOST = '127.0.0.1'
 SANITIZER_MARKS = ('AddressSanitizer', 'LeakSanitizer', 'UndefinedBehaviorSanitizer',
                    'runtime error:', 'ThreadSanitizer')
 # tinyweb's line on stderr once it listens.
@@ -56,6 +59,24 @@ def clean_env():
            if k.lower() not in ('http_proxy', 'https_proxy', 'all_proxy', 'ftp_proxy', 'no_proxy')}
     env['NO_PROXY'] = env['no_proxy'] = '*'
     return env
+
+
+def curl_args(*args, curl='curl'):
+    """A curl command line with the options every test uses: no proxy for any host (run it with
+    env=clean_env() as well), and no progress meter but the errors. args follow them."""
+    return [curl, '--noproxy', '*', '-sS', *args]
+
+
+def build_request(method='GET', path='/', headers=(), version='HTTP/1.1', body=b'',
+                  host=HOST):
+    """A request's bytes: the request line, Host (unless host is None), the headers (name,
+    value) in order, the empty line and the body."""
+    lines = [f'{method} {path} {version}'.encode('utf-8')]
+    if host is not None:
+        lines.append(b'Host: ' + host.encode())
+    for name, value in headers:
+        lines.append(f'{name}: {value}'.encode('utf-8'))
+    return b'\r\n'.join(lines) + b'\r\n\r\n' + body
 
 
 def det_bytes(seed, n):
@@ -167,8 +188,36 @@ class Process:
         self.port = int(wait_until(found, timeout, 'the "listening on" line', 0.01)[1])
         return self.port
 
+    def fd_targets(self):
+        """{fd: what it refers to} from /proc/PID/fd ('socket:[N]', a path, 'anon_inode:...');
+        an fd closed while it is read is left out."""
+        base = f'/proc/{self.pid}/fd'
+        targets = {}
+        for fd in os.listdir(base):
+            try:
+                targets[int(fd)] = os.readlink(f'{base}/{fd}')
+            except OSError:
+                pass
+        return targets
+
     def open_fds(self):
-        return len(os.listdir(f'/proc/{self.pid}/fd'))
+        return len(self.fd_targets())
+
+    def wait_fd_state(self, sample, done, timeout, interval, failure):
+        """Polls sample() (the server's fds, in some form) until done(value), and returns that
+        value: the server closes sockets asynchronously. When that does not happen within
+        timeout, fails with failure(last value), which says what is still held (a leak?)."""
+        last = [None]
+
+        def reached():
+            last[0] = sample()
+            return done(last[0])
+
+        try:
+            wait_until(reached, timeout, 'the fds', interval)
+        except Failure:
+            raise Failure(failure(last[0])) from None
+        return last[0]
 
     def settled(self, sample, repeats, interval):
         """sample() once it returned the same value `repeats` times in a row (at most 5 s): the
@@ -219,6 +268,43 @@ class Process:
         self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
         untrack(self)
+
+
+class Client:
+    """A blocking TCP connection to HOST:port, closed by close() or at the end of a with block.
+    TCP_NODELAY sends each request at once; rcvbuf, if given, sets SO_RCVBUF before the connect
+    (a small window from the start: a client that reads slowly or never). connect_start is read
+    before the connect, as the server may accept (and arm its header timer) before connect()
+    has returned here; connected_at just after it. buf holds the bytes received and not yet
+    parsed, for the subclass's own reading."""
+
+    def __init__(self, port, timeout, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            if rcvbuf:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.sock.settimeout(timeout)
+            self.connect_start = time.monotonic()
+            self.sock.connect((HOST, port))
+            self.connected_at = time.monotonic()
+        except BaseException:
+            self.sock.close()
+            raise
+        self.timeout = timeout
+        self.buf = bytearray()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
 
 
 class Docroot:

@@ -61,9 +61,15 @@ tinyweb_http_test(logs.t4 60 --group logs --threads 4)
 tinyweb_http_test(args 60 --group args)
 
 # Path confinement without openat2 (Linux before 5.6, valgrind): the same attacks against the
-# O_NOFOLLOW walk, with openat2 made to fail with ENOSYS by a seccomp filter.
-add_executable(no_openat2 integration/no_openat2.c)
-tinyweb_http_test(paths.no_openat2 60 --group core --threads 2 --wrapper $<TARGET_FILE:no_openat2>
-                  --only PathSafety --only Files.test_get_file_headers --only Files.test_root_serves
-                  --only Files.test_directory --only Files.test_missing_404
-                  --only Files.test_fifo_not_served --only Files.test_percent_encoded_names)
+# O_NOFOLLOW walk, with openat2 made to fail with ENOSYS by a seccomp filter. The filter names
+# the architecture (AUDIT_ARCH_*), which no_openat2.c knows for x86-64 and AArch64 only: other
+# machines build and run neither. test_http.py fails when an --only below matches no test.
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|aarch64|arm64)$")
+  add_executable(no_openat2 integration/no_openat2.c)
+  tinyweb_http_test(paths.no_openat2 60 --group core --threads 2
+                    --wrapper $<TARGET_FILE:no_openat2>
+                    --only PathSafety --only Files.test_get_file_headers
+                    --only Files.test_root_serves --only Files.test_directory
+                    --only Files.test_missing_404 --only Files.test_fifo_not_served
+                    --only Files.test_percent_encoded_names)
+endif()

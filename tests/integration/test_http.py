@@ -13,7 +13,9 @@ nothing alarming on stderr.
 
 Groups: core (files, conditional requests, ranges, path safety, keep-alive, pipelining, malformed
 requests), timeouts, limits (--max-connections, the open-file limit), shutdown, logs, args. The
-output ends with a line "N passed, N failed"; the exit status is 1 when anything failed.
+output ends with a line "N passed, N failed, N skipped" (a test skipped when what it needs is
+missing here: not counted as passed); the exit status is 1 when anything failed, 2 when an --only
+matches no test.
 
 Timing: Python's time.monotonic() reads CLOCK_MONOTONIC, the server's own clock, so the checks
 compare like with like. A close must never come before T (measured from a client reading known
@@ -47,10 +49,8 @@ import time
 import traceback
 
 import common
-from common import (Failure, LateFailure, Process, Skip, check, check_late, clean_env,
-                    det_bytes, ms, sha, test_tmp, wait_until)
-
-HOST = '127.0.0.1'
+from common import (HOST, Failure, LateFailure, Process, Skip, build_request, check, check_late,
+                    clean_env, curl_args, det_bytes, ms, read_text, sha, test_tmp, wait_until)
 
 # Generous: an ASan build starts slowly, and ctest -j2 shares two cores with other suites.
 START_TIMEOUT = 15.0
@@ -164,7 +164,6 @@ class Server(Process):
 
         super().__init__([binary, *args], tmp=TEST_TMP, env=env or clean_env(),
                          preexec_fn=limit if nofile else None)
-        self.final_stats = None
 
     def wait_listening(self):
         return super().wait_listening(START_TIMEOUT)
@@ -175,29 +174,18 @@ class Server(Process):
 
     def wait_fds(self, expected, timeout=3.0, what='the server'):
         """Waits until the server holds `expected` fds (it closes sockets asynchronously)."""
-        last = [None]
+        self.wait_fd_state(self.fd_targets, lambda fds: len(fds) == expected, timeout, 0.01,
+                           lambda fds: f'{what} holds {len(fds)} fds, expected {expected} (a '
+                           f'leak?): {self.fd_list(fds)}')
 
-        def settled():
-            last[0] = self.open_fds()
-            return last[0] == expected
-
-        try:
-            wait_until(settled, timeout, 'fds', interval=0.01)
-        except Failure:
-            raise Failure(f'{what} holds {last[0]} fds, expected {expected} (a leak?): '
-                          f'{self.fd_list()}') from None
-
-    def fd_list(self):
-        out = []
-        try:
-            for fd in sorted(os.listdir(f'/proc/{self.pid}/fd'), key=int):
-                try:
-                    out.append(f'{fd}->{os.readlink(f"/proc/{self.pid}/fd/{fd}")}')
-                except OSError:
-                    pass
-        except OSError:
-            pass
-        return ', '.join(out)
+    def fd_list(self, targets=None):
+        """'fd->target, ...' for the report (the fds now, unless given)."""
+        if targets is None:
+            try:
+                targets = self.fd_targets()
+            except OSError:
+                return ''
+        return ', '.join(f'{fd}->{target}' for fd, target in sorted(targets.items()))
 
     def wait_exit(self, timeout, expect_within=None):
         """The exit status. With expect_within, an exit later than that fails, with what each
@@ -250,9 +238,7 @@ class Server(Process):
         (not with -c 1, which turns the error log off too)."""
         self.stop_exit(timeout)
         self.check_stderr()
-        if stats:
-            self.final_stats = self.stats()
-        return self.final_stats
+        return self.stats() if stats else None
 
     def tail(self):
         out = self.stdout().splitlines()[-10:]
@@ -284,37 +270,14 @@ class Response:
         return f'<{self.status} {self.head[:300]!r} body {len(self.body)} bytes>'
 
 
-class Conn:
-    """A blocking client connection with its own read buffer, so that pipelined responses can
-    be read one by one."""
+class Conn(common.Client):
+    """A blocking client connection (common.Client) that reads responses from its own buffer,
+    so that pipelined responses can be read one by one."""
 
     def __init__(self, port, timeout=IO_TIMEOUT, rcvbuf=None):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.settimeout(timeout)
-        # Before the connect: the server may accept (and arm its header timer) before connect()
-        # has returned here.
-        self.connect_start = time.monotonic()
-        self.sock.connect((HOST, port))
-        self.connected_at = time.monotonic()
-        self.timeout = timeout
-        self.buf = bytearray()
+        super().__init__(port, timeout, rcvbuf)
         self.eof = False
         self.reset = False
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        self.sock.close()
-
-    def send(self, data):
-        self.sock.sendall(data)
 
     def request(self, method='GET', path='/', headers=(), version='HTTP/1.1', body=b'',
                 host='127.0.0.1'):
@@ -432,16 +395,6 @@ class Conn:
         return bytes(self.buf), time.monotonic()
 
 
-def build_request(method='GET', path='/', headers=(), version='HTTP/1.1', body=b'',
-                  host='127.0.0.1'):
-    lines = [f'{method} {path} {version}'.encode('utf-8')]
-    if host is not None:
-        lines.append(b'Host: ' + host.encode())
-    for name, value in headers:
-        lines.append(f'{name}: {value}'.encode('utf-8'))
-    return b'\r\n'.join(lines) + b'\r\n\r\n' + body
-
-
 def one_shot(port, raw, head_only=False):
     """Sends raw bytes on a fresh connection; returns (response, conn)."""
     conn = Conn(port)
@@ -479,8 +432,9 @@ def check_error_page(resp, status, head_only=False):
 
 def curl(url_path, port, *extra, out=None):
     """Runs curl against 127.0.0.1; returns (http_code, bytes downloaded, stderr)."""
-    cmd = ['curl', '--noproxy', '*', '-sS', '--max-time', '60', '-o', out or os.devnull,
-           '-w', '%{http_code} %{size_download}', *extra, f'http://{HOST}:{port}{url_path}']
+    cmd = curl_args('--max-time', '60', '-o', out or os.devnull,
+                    '-w', '%{http_code} %{size_download}', *extra,
+                    f'http://{HOST}:{port}{url_path}')
     p = subprocess.run(cmd, capture_output=True, env=clean_env(), timeout=90)
     check(p.returncode == 0, f'curl {url_path} exited {p.returncode}: {p.stderr.decode()}')
     code, size = p.stdout.decode().split()
@@ -704,7 +658,7 @@ class Files(Suite):
 
     def test_curl_keepalive_reuses_connection(self):
         out = os.path.join(self.root.base, 'dl')
-        cmd = ['curl', '--noproxy', '*', '-sS', '-v', '--max-time', '30']
+        cmd = curl_args('-v', '--max-time', '30')
         for i, path in enumerate(('/f612.txt', '/f100k.bin', '/sub/page.txt')):
             cmd += ['-o', f'{out}{i}', f'http://{HOST}:{self.port}{path}']
         p = subprocess.run(cmd, capture_output=True, env=clean_env(), timeout=60)
@@ -796,10 +750,6 @@ class Files(Suite):
             resp = get(self.port, path)
             check(resp.status == 200, f'{path}: {resp!r}')
 
-    def test_symlink_inside_served(self):
-        resp = get(self.port, '/link-inside.txt')
-        check(resp.status == 200 and resp.body == self.root.files['/f612.txt'], f'{resp!r}')
-
     def test_location_is_encoded(self):
         # Directory names with CR LF, '?', '%' and '#': the Location must stay one header line
         # and lead back to the same directory.
@@ -840,8 +790,8 @@ class Files(Suite):
             resp = get(server.port, '/far.txt')
             check(resp.status == 200 and resp.body == b'far future\n', f'{resp!r}')
             lm = resp.get('Last-Modified')
-            check(lm is None or DATE_RE.fullmatch(lm), f'Last-Modified {lm!r} for an mtime in '
-                  f'the year 10000 (expected no Last-Modified)')
+            check(lm is None, f'Last-Modified {lm!r} for an mtime in the year 10000 (expected '
+                  f'no Last-Modified)')
             server.stop_checked()
         finally:
             shutil.rmtree(base, ignore_errors=True)
@@ -1060,7 +1010,7 @@ class Ranges(Suite):
             self.check_206(self.rng('bytes=600-9999', conn=c), 600, 611)
             self.check_206(self.rng('bytes=-9999', conn=c), 0, 611)
             self.check_206(self.rng('bytes=611-611', conn=c), 611, 611)
-            self.check_206(self.rng('BYTES = 5-6'.replace(' = ', '='), conn=c), 5, 6)
+            self.check_206(self.rng('BYTES=5-6', conn=c), 5, 6)
             self.check_206(self.rng('bytes=0-9', conn=c, method='HEAD'), 0, 9, head_only=True)
             c.expect_open(0.05)
 
@@ -1297,11 +1247,13 @@ class KeepAlive(Suite):
             except Exception as e:  # reported below
                 errors.append(f'client {i}: {e!r}')
 
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(24)]
+        threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(24)]
         for t in threads:
             t.start()
         for t in threads:
             t.join(60)
+        hung = [i for i, t in enumerate(threads) if t.is_alive()]
+        check(not hung, f'clients {hung} still running 60 s after they started')
         check(not errors, '; '.join(errors[:5]))
 
     def test_nothing_answered_after_connection_close(self):
@@ -1387,7 +1339,15 @@ class KeepAlive(Suite):
             resp = c.roundtrip('GET', '/f612.txt', [('Connection', 'close')])
             check(resp.status == 200 and resp.body == self.root.files['/f612.txt'], f'{resp!r}')
             c.expect_eof()
-            c.send(b'late bytes the server drains')  # no RST: the server is still draining
+            # The server has shut down its side and drains: bytes sent now are read and
+            # dropped. Had it closed the socket instead, they would draw an RST. After the FIN,
+            # recv() keeps returning EOF whatever comes, but the RST sets the socket's error
+            # (EPIPE): that is what is checked.
+            c.send(b'late bytes the server drains')
+            time.sleep(0.1)
+            err = c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            check(err == 0, f'the server reset the connection when bytes came after its FIN '
+                  f'({os.strerror(err)}): it closed the socket instead of draining')
         with Conn(server.port) as c:
             for _ in range(3):
                 check(c.roundtrip('GET', '/f612.txt').status == 200, 'keep-alive under -o 1')
@@ -1931,10 +1891,12 @@ class MaxConnections(Suite):
         # the server neither fails nor spins.
         s = self.start(threads=1, nofile=80)
         err = s.stderr()
-        m = re.search(r'--max-connections 10000 lowered to (\d+): the open-file limit is 80', err)
-        check(m and 40 <= int(m[1]) <= 70, f'stderr: {err!r}')
-        room = int(m[1])
-        fit = room - room // 8
+        m = re.search(r'--max-connections 10000 lowered to (\d+): the open-file limit 80 leaves '
+                      r'(\d+) fds for connections and the files they send', err)
+        check(m and 40 <= int(m[2]) <= 70, f'stderr: {err!r}')
+        fit, room = int(m[1]), int(m[2])
+        check(fit == room - room // 8, f'{fit} connections allowed with {room} fds: expected '
+              f'{room - room // 8} (an eighth kept for files)')
         conns, codes = [], []
         try:
             for _ in range(fit + 8):
@@ -1952,8 +1914,16 @@ class MaxConnections(Suite):
             check(s.cpu_ticks() - t <= 5, 'the server burns CPU with its fds exhausted')
             for c in conns[:4]:
                 c.close()
-            wait_until(lambda: get(s.port, '/f612.txt').status == 200 if s.running() else True,
-                       5, 'a connection to be served again', interval=0.05)
+
+            def served():
+                check(s.running(), f'the server exited {s.proc.returncode} with its fds '
+                      f'exhausted')
+                try:
+                    return get(s.port, '/f612.txt').status == 200
+                except (Failure, OSError):
+                    return False
+
+            wait_until(served, 5, 'a connection to be served again', interval=0.05)
         finally:
             for c in conns:
                 c.close()
@@ -2155,11 +2125,7 @@ class Logs(Suite):
     server_args = None
 
     def lines_of(self, path):
-        try:
-            with open(path, 'rb') as f:
-                return f.read().decode(errors='replace').splitlines()
-        except FileNotFoundError:
-            return []
+        return read_text(path).splitlines()
 
     def wait_lines(self, path, n):
         return wait_until(lambda: (lambda ls: ls if len(ls) >= n else None)(self.lines_of(path)),
@@ -2258,16 +2224,15 @@ class Logs(Suite):
         s.signal(signal.SIGHUP)
         wait_until(lambda: os.path.exists(log), LOG_TIMEOUT, 'the log file to be reopened')
         get(s.port, '/empty.txt')
-        get(s.port, '/missing')
-        new = self.wait_lines(log, 2)
+        missing = get(s.port, '/missing')
+        self.wait_lines(log, 2)
         s.stop_checked()
         old = self.lines_of(log + '.1')
         new = self.lines_of(log)
         check(len(old) == 2 and '/f612.txt' in old[0] and '/sub/page.txt' in old[1],
               f'rotated file: {old}')
         self.check_lines(new, [('GET /empty.txt HTTP/1.1', 200, 0, '-', '-'),
-                               ('GET /missing HTTP/1.1', 404, int(CLF_RE.fullmatch(new[1])['bytes'])
-                                if CLF_RE.fullmatch(new[1]) else -1, '-', '-')])
+                               ('GET /missing HTTP/1.1', 404, len(missing.body), '-', '-')])
         check(s.stdout() == '', f'stdout: {s.stdout()[:300]!r}')
         check('SIGHUP' in s.stderr(), 'no SIGHUP note on stderr')
 
@@ -2392,6 +2357,7 @@ class Args(Suite):
 # Runner
 
 GROUPS = ('core', 'timeouts', 'limits', 'shutdown', 'logs', 'args')
+PASS, FAIL, SKIP = 'PASS', 'FAIL', 'SKIP'  # a test's outcome, as reported
 
 
 def tests_of(cls):
@@ -2410,7 +2376,7 @@ def run_suite(ctx, cls, only, report):
     except BaseException as e:
         detail = ''.join(traceback.format_exception(e))
         for name in names:
-            report(f'{cls.__name__}.{name}', False, 0, f'setup failed:\n{detail}\n{s.tail()}')
+            report(f'{cls.__name__}.{name}', FAIL, 0, f'setup failed:\n{detail}\n{s.tail()}')
         for server in s.servers:
             server.close()
         if s.root:
@@ -2424,14 +2390,17 @@ def run_suite(ctx, cls, only, report):
             HICCUPS.reset()
             try:
                 s.notes = []
+                outcome = PASS
                 try:
                     getattr(s, name)()
                 except Skip as e:
-                    s.note(f'SKIPPED: {e}')
+                    # Not a pass: what the test checks was not checked here.
+                    outcome = SKIP
+                    s.note(str(e))
                 s.check_alive()
                 if late:
                     s.note(f'passed on attempt {attempt}; before: ' + ' | '.join(late))
-                report(full, True, time.monotonic() - start, '; '.join(s.notes))
+                report(full, outcome, time.monotonic() - start, '; '.join(s.notes))
                 break
             except LateFailure as e:
                 # Only lateness is retried, and only for the tests that start their own
@@ -2441,17 +2410,17 @@ def run_suite(ctx, cls, only, report):
                     late.append(f'{e} (this runner stalled up to {ms(HICCUPS.worst)})')
                     continue
                 detail = ''.join(traceback.format_exception(e))
-                report(full, False, time.monotonic() - start,
+                report(full, FAIL, time.monotonic() - start,
                        f'{detail}\n(this runner stalled up to {ms(HICCUPS.worst)})\n'
                        + ''.join(f'earlier attempt: {x}\n' for x in late) + s.tail())
                 break
             except Exception as e:
                 detail = ''.join(traceback.format_exception(e))
-                report(full, False, time.monotonic() - start, f'{detail}\n{s.tail()}')
+                report(full, FAIL, time.monotonic() - start, f'{detail}\n{s.tail()}')
                 try:
                     s.check_alive()
                 except Exception as e2:
-                    report(full + ' (server alive)', False, 0, str(e2))
+                    report(full + ' (server alive)', FAIL, 0, str(e2))
                 break
             finally:
                 # Servers a test started for itself are stopped (killed if still running).
@@ -2463,9 +2432,9 @@ def run_suite(ctx, cls, only, report):
     try:
         s.teardown()
         if s.server:
-            report(f'{cls.__name__}.clean_shutdown', True, time.monotonic() - start, '')
+            report(f'{cls.__name__}.clean_shutdown', PASS, time.monotonic() - start, '')
     except Exception as e:
-        report(f'{cls.__name__}.clean_shutdown', False, time.monotonic() - start,
+        report(f'{cls.__name__}.clean_shutdown', FAIL, time.monotonic() - start,
                ''.join(traceback.format_exception(e)) + '\n' + s.tail())
         for server in s.servers:
             server.close()
@@ -2498,6 +2467,11 @@ def main():
     if unknown:
         parser.error(f'unknown group(s): {", ".join(sorted(unknown))}')
     suites = [cls for cls in SUITES if cls.group in groups]
+    # A filter that selects nothing is a mistake (a renamed test, a typo), not an empty pass.
+    for only in args.only or ():
+        if not any(only in f'{cls.__name__}.{name}' for cls in suites for name in tests_of(cls)):
+            parser.error(f'--only {only} matched no test (in the groups '
+                         f'{", ".join(g for g in GROUPS if g in groups)})')
     if args.list:
         for cls in suites:
             for name in tests_of(cls):
@@ -2505,7 +2479,7 @@ def main():
         return 0
     if not shutil.which('curl'):
         print('curl not found (the suite needs it: apt-get install curl)')
-        print('0 passed, 1 failed')
+        print('0 passed, 1 failed, 0 skipped')
         return 1
 
     global HICCUPS
@@ -2514,12 +2488,12 @@ def main():
     results = []
     lock = threading.Lock()
 
-    def report(name, passed, seconds, detail):
+    def report(name, outcome, seconds, detail):
         with lock:
-            results.append((name, passed))
-            print(f'{"PASS" if passed else "FAIL"} {name} ({seconds:.2f} s)'
-                  + (f': {detail}' if passed and detail else ''), flush=True)
-            if not passed:
+            results.append((name, outcome))
+            print(f'{outcome} {name} ({seconds:.2f} s)'
+                  + (f': {detail}' if outcome != FAIL and detail else ''), flush=True)
+            if outcome == FAIL:
                 print('    ' + detail.replace('\n', '\n    '), flush=True)
 
     print(f'tinyweb {ctx.binary}: -t {ctx.threads} -m {ctx.mode} --timer {ctx.timer} '
@@ -2527,11 +2501,10 @@ def main():
     start = time.monotonic()
     for cls in suites:
         run_suite(ctx, cls, args.only, report)
-    passed = sum(1 for _, ok in results if ok)
-    failed = len(results) - passed
+    counts = {x: sum(1 for _, outcome in results if outcome == x) for x in (PASS, FAIL, SKIP)}
     print(f'({time.monotonic() - start:.1f} s)')
-    print(f'{passed} passed, {failed} failed', flush=True)
-    return 1 if failed or not results else 0
+    print(f'{counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped', flush=True)
+    return 1 if counts[FAIL] or not results else 0
 
 
 if __name__ == '__main__':

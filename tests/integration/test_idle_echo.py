@@ -9,7 +9,8 @@ timing checks compare like with like.
     test_idle_echo.py --binary build/idle_echo --timer fifo --tick epoll --trigger et
     test_idle_echo.py --binary build/idle_echo --args-only
 
-The output ends with a line "N passed, N failed"; the exit status is 1 when anything failed.
+The output ends with a line "N passed, N failed, N skipped" (skipped: the situation a test
+checks did not arise in this run); the exit status is 1 when anything failed.
 Every server a test starts is stopped by its PID when the test ends, killed if it fails.
 """
 
@@ -29,7 +30,7 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
-from common import Failure, Process, check, kill_live_servers, ms, wait_until
+from common import Failure, Process, Skip, check, kill_live_servers, ms, test_tmp, wait_until
 
 HOST = '127.0.0.1'
 
@@ -73,7 +74,7 @@ class Server(Process):
     """One idle_echo process (common.Process): it reports on stdout, one line per event."""
 
     def __init__(self, binary, args):
-        super().__init__([binary, *args], prefix='idle_echo.')
+        super().__init__([binary, *args], tmp=test_tmp(), prefix='idle_echo.')
 
     def lines(self):
         """The complete lines written to stdout so far."""
@@ -444,9 +445,11 @@ def test_fd_reuse_keeps_new_deadline(ctx):
         delays = ctx.check_idle_closed([b])
         fleet.wait_echoes([b])
         server.wait_line(rf'close fd {fd_b} \(idle_timeout\)')
-        if fd_b != fd_a:
-            return f'SKIPPED the fd check: B got fd {fd_b}, A had {fd_a}'
-        return f'B reused fd {fd_b}; {delays_report(*delays)}'
+    # After the block, which stops and checks the server.
+    if fd_b != fd_a:
+        raise Skip(f'NOT EXERCISED: B got fd {fd_b}, A had {fd_a}, so no fd was reused '
+                   f'({delays_report(*delays)})')
+    return f'B reused fd {fd_b}; {delays_report(*delays)}'
 
 
 @timing_test()
@@ -671,9 +674,12 @@ def test_not_closed_early_after_busy_turn(ctx):
         fleet.wait_echoes(crowd + [probe, poker])
         delays = ctx.check_idle_closed([probe])
         together = f'get {len(probe.sent)} bytes of client data probe message 0.probe message 1.'
-        if not any(line.startswith(together) for line in server.lines()):
-            return 'NOT EXERCISED: the server read the probe\'s messages in separate turns'
-        return delays_report(*delays)
+        exercised = any(line.startswith(together) for line in server.lines())
+    # After the block, which stops and checks the server.
+    if not exercised:
+        raise Skip('NOT EXERCISED: the server read the probe\'s messages in separate turns '
+                   f'({delays_report(*delays)})')
+    return delays_report(*delays)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -796,19 +802,26 @@ def test_sigint(ctx):
 # Runner
 
 
+PASS, FAIL, SKIP = 'PASS', 'FAIL', 'SKIP'  # a test's outcome, as reported
+
+
 def run_one(name, fn, ctx):
-    """Runs a test; returns (name, passed, seconds, detail)."""
+    """Runs a test; returns (name, outcome, seconds, detail). A test that raises Skip (it ran,
+    but the situation it checks did not arise) is reported as such, not as passed."""
     start = time.monotonic()
     try:
         detail = fn(ctx)
-        passed = True
+        outcome = PASS
+    except Skip as e:
+        outcome = SKIP
+        detail = str(e)
     except Failure as e:
-        passed = False
+        outcome = FAIL
         detail = '\n'.join([str(e), *getattr(e, '__notes__', [])])
     except Exception:  # a bug in a test, or an OS error: a failure too, with its trace
-        passed = False
+        outcome = FAIL
         detail = traceback.format_exc()
-    return name, passed, time.monotonic() - start, detail
+    return name, outcome, time.monotonic() - start, detail
 
 
 def run_all(tests, ctx, parallel):
@@ -828,9 +841,9 @@ def run_all(tests, ctx, parallel):
 
 
 def report(result):
-    name, passed, seconds, detail = result
-    line = f'{"PASS" if passed else "FAIL"} {name} ({seconds:.2f} s)'
-    if passed:
+    name, outcome, seconds, detail = result
+    line = f'{outcome} {name} ({seconds:.2f} s)'
+    if outcome != FAIL:
         print(f'{line}{": " + detail if detail else ""}', flush=True)
     else:
         print(f'{line}\n    ' + '\n    '.join(str(detail).splitlines()), flush=True)
@@ -887,10 +900,10 @@ def main():
 
     start = time.monotonic()
     results = run_all(tests, ctx, parallel=not args.serial)
-    failed = sum(1 for _, passed, _, _ in results if not passed)
+    counts = {x: sum(1 for _, outcome, _, _ in results if outcome == x) for x in (PASS, FAIL, SKIP)}
     print(f'({time.monotonic() - start:.1f} s)')
-    print(f'{len(results) - failed} passed, {failed} failed')
-    return 1 if failed else 0
+    print(f'{counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped')
+    return 1 if counts[FAIL] else 0
 
 
 if __name__ == '__main__':

@@ -105,6 +105,8 @@ static void assert_same_request(const struct http_request *a, const struct http_
     assert_same_slice(a->if_modified_since, b->if_modified_since);
     assert_same_slice(a->range, b->range);
     assert_same_slice(a->if_range, b->if_range);
+    assert_same_slice(a->referer, b->referer);
+    assert_same_slice(a->user_agent, b->user_agent);
 }
 
 static void assert_same_result(const struct parsed *got, const struct parsed *want, size_t at,
@@ -214,6 +216,8 @@ static void test_get_with_headers(void **state)
     assert_slice(r->if_modified_since, "Sat, 29 Oct 1994 19:43:31 GMT");
     assert_slice(r->range, "bytes=0-99");
     assert_slice(r->if_range, "\"abc\"");
+    assert_slice(r->user_agent, "curl/8.0");
+    assert_null(r->referer.p);
 
     static const char *const names[] = {
         "Host",  "User-Agent", "Accept", "If-None-Match", "If-Modified-Since",
