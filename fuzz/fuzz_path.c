@@ -14,20 +14,12 @@
  * saves the input as a crash.
  */
 #include "http/http_path.h"
+#include "fuzz.h"
 
 #include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(cond, what)                                                                          \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_path: %s (%s:%d)\n", what, __FILE__, __LINE__);                  \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static int hex_digit(unsigned char c)
 {
@@ -190,9 +182,7 @@ static char *check_encode(const char *in, size_t len, uint64_t h)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *in = (const char *)data;
-    uint64_t h = 0xcbf29ce484222325u;
-    for (size_t i = 0; i < size; i++)
-        h = (h ^ data[i]) * 0x100000001b3u;
+    uint64_t h = fuzz_hash(data, size);
 
     char *want = malloc(size + 1);
     bool want_dir = false;
