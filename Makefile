@@ -50,12 +50,15 @@ asan: deps
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CTEST)
 
 # Timer containers (~20 s), then HTTP against h2o and nginx (~13 min); both write
-# docs/BENCHMARKS.md. bench-http-quick: one short round of the HTTP part.
+# docs/BENCHMARKS.md. bench-http-quick: one short round of the HTTP part. deps.sh bench installs
+# wrk, h2o and nginx-light.
 bench: build
+	@scripts/deps.sh bench
 	@bench/run.sh $(BUILD)
 	@bench/http_bench.sh $(BUILD)
 
 bench-http-quick: build
+	@scripts/deps.sh bench
 	@bench/http_bench.sh $(BUILD) --quick
 
 # Fault and load tests at full scale against the optimised build (tests/stress/stress.py, about
@@ -74,7 +77,7 @@ format-check: deps
 	@echo "format-check: clean"
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
 
 # libFuzzer harnesses (fuzz/; figures in docs/RELIABILITY.md), run one after the other under
 # nice 19: fuzz runs each for FUZZ_SECONDS, fuzz-smoke for 60 s (as CI does). A failure saves the

@@ -2,10 +2,11 @@
 # HTTP benchmark: tinyweb against h2o and nginx on loopback, with wrk.
 # Usage: bench/http_bench.sh BUILD_DIR [--quick]
 #
-# Installs wrk, h2o and nginx-light when missing (apt-get, as root), serves a generated docroot
-# (612 B, 100 KiB, 10 MiB) from all three servers on 127.0.0.1 with one worker each, pinned to
-# CPU 0, loads them with wrk -t1 pinned to CPU 1, in alternating rounds (tinyweb, h2o, nginx,
-# repeat), and reads each serving process's CPU time from /proc/PID/stat around every run.
+# Needs wrk, h2o and nginx-light (`scripts/deps.sh bench` installs them; `make bench` runs it).
+# Serves a generated docroot (612 B, 100 KiB, 10 MiB) from all three servers on 127.0.0.1 with
+# one worker each, pinned to CPU 0, loads them with wrk -t1 pinned to CPU 1, in alternating
+# rounds (tinyweb, h2o, nginx, repeat), and reads each serving process's CPU time from
+# /proc/PID/stat around every run.
 # Writes the section "## HTTP: tinyweb vs h2o and nginx" of docs/BENCHMARKS.md (replacing that
 # section if present, keeping the rest of the file) and prints it.
 #
@@ -34,6 +35,8 @@ if [ $# -eq 2 ]; then
 fi
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 doc=$root/docs/BENCHMARKS.md
 [ -x "$build/tinyweb" ] || {
   echo "bench/http_bench.sh: $build/tinyweb not found; build it first (make build)" >&2
@@ -44,37 +47,9 @@ build_rel=$build
 
 log() { echo "http_bench: $*" >&2; }
 
-# ---------------------------------------------------------------------------------------------
-# Packages: checked with dpkg-query (or an already present command), installed with apt-get;
-# apt-get update only if the install fails (stale or missing lists).
-pkg_missing() { # pkg cmd
-  local status
-  status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)
-  [ "$status" = "install ok installed" ] && return 1
-  [ -n "${2:-}" ] && command -v "$2" >/dev/null 2>&1 && return 1
-  return 0
-}
-
-ensure_pkgs() { # "pkg:cmd"...
-  local spec missing=()
-  for spec in "$@"; do
-    if pkg_missing "${spec%%:*}" "${spec#*:}"; then missing+=("${spec%%:*}"); fi
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" -ne 0 ]; then
-    log "missing packages: ${missing[*]}; install them with:"
-    echo "  sudo apt-get install -y ${missing[*]}" >&2
-    exit 1
-  fi
-  log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-get install -y --no-install-recommends "${missing[@]}" >&2; then
-    apt-get update >&2
-    apt-get install -y --no-install-recommends "${missing[@]}" >&2
-  fi
-}
-
-ensure_pkgs wrk:wrk h2o:h2o nginx-light:nginx procps:pgrep util-linux:taskset python3:python3
+for c in wrk h2o nginx pgrep taskset python3; do
+  command -v $c >/dev/null || { log "$c not found; run scripts/deps.sh bench (as root) first"; exit 1; }
+done
 
 # ---------------------------------------------------------------------------------------------
 # Parameters.
@@ -98,7 +73,6 @@ ulimit -n "$(ulimit -Hn)"
 base_port=${HTTP_BENCH_PORT:-18480}
 declare -A port=([tinyweb]=$base_port [h2o]=$((base_port + 1)) [nginx]=$((base_port + 2))
   [tinyweb-seed]=$((base_port + 3)))
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 for p in "${port[@]}"; do
   if port_open "$p"; then
     log "port $p on 127.0.0.1 is taken; set HTTP_BENCH_PORT to a free range"
@@ -243,12 +217,7 @@ start_server() { # name workers pin(0|1)
   # shellcheck disable=SC2086
   "${pre[@]}" $cmd </dev/null >>"$tmp/$name.out" 2>>"$tmp/$name.err" &
   pid[$name]=$!
-  for _ in $(seq 100); do
-    if port_open "${port[$name]}"; then break; fi
-    kill -0 "${pid[$name]}" 2>/dev/null || break
-    sleep 0.1
-  done
-  if ! kill -0 "${pid[$name]}" 2>/dev/null || ! port_open "${port[$name]}"; then
+  if ! wait_port "${port[$name]}" "${pid[$name]}"; then
     log "$name did not start: $cmd"
     tail -n 20 "$tmp/$name.err" >&2 || true
     exit 1
@@ -278,16 +247,6 @@ stop_server() {
 # The processes that serve: nginx's workers (the master only manages them), else the server.
 serving_pids() {
   if [ "$1" = nginx ]; then pgrep -P "${pid[$1]}" | tr '\n' ' '; else echo "${pid[$1]}"; fi
-}
-cpu_ticks() { # pids...: utime + stime, all threads, in clock ticks
-  local p sum=0 rest f
-  for p in "$@"; do
-    rest=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) || continue
-    # after "pid (comm) " comes field 3 (state); utime and stime are fields 14 and 15
-    read -ra f <<<"$rest"
-    sum=$((sum + f[11] + f[12]))
-  done
-  echo $sum
 }
 rss_kb() {
   local p sum=0 v
@@ -334,19 +293,8 @@ run_wrk() { # scen round server threads conns path pin(0|1) [extra wrk args...]
   c1=$(cpu_ticks "${pids[@]}")
   psi1=$(psi_us)
   t1=$(date +%s%N)
-  awk -v r="$r" -v s="$scen" -v n="$name" -v cpu=$((c1 - c0)) \
-    -v psi="$(((psi1 - psi0) * 1000 * 100 / (t1 - t0 + 1)))" '
-    function us(v,  u) { match(v, /[a-z]+$/); u = substr(v, RSTART); v = substr(v, 1, RSTART - 1)
-      return v * (u == "us" ? 1 : u == "ms" ? 1e3 : u == "s" ? 1e6 : u == "m" ? 6e7 : 3.6e9) }
-    function bytes(v,  u) { match(v, /[A-Z]*B$/); u = substr(v, RSTART); v = substr(v, 1, RSTART - 1)
-      return v * (u == "B" ? 1 : u == "KB" ? 1024 : u == "MB" ? 1048576 : u == "GB" ? 1073741824 : 1099511627776) }
-    /^ +50% / { p50 = us($2) } /^ +99% / { p99 = us($2) }
-    / requests in / { reqs = $1 }
-    /^ +Socket errors:/ { gsub(/,/, ""); err = $4 + $6 + $8 + $10 }
-    /Non-2xx or 3xx responses:/ { non2xx = $NF }
-    /^Requests\/sec:/ { rps = $2 } /^Transfer\/sec:/ { bps = bytes($2) }
-    END { printf "%s\t%s\t%s\t%.2f\t%.0f\t%d\t%.1f\t%.1f\t%d\t%d\t%d\t%d\n",
-            r, s, n, rps, bps, reqs, p50, p99, err, non2xx, cpu, psi }' "$out" >>"$runs_tsv"
+  printf '%s\t%s\t%s\t%s\t%d\t%d\n' "$r" "$scen" "$name" "$(wrk_fields <"$out")" $((c1 - c0)) \
+    $(((psi1 - psi0) * 1000 * 100 / (t1 - t0 + 1))) >>"$runs_tsv"
   log "$(tail -n 1 "$runs_tsv" | awk -F'\t' '{printf "%s r%s %-12s %10.0f req/s  p50 %7.0f us  p99 %7.0f us  err %d non2xx %d  cpu %d ticks  psi %d%%", $2, $1, $3, $4, $7, $8, $9, $10, $11, $12}')"
   check_alive "$name" "$scen" "$r"
 }
@@ -452,6 +400,8 @@ client_cmds() {
 
 # The document section's head: machine, versions, commands, configs.
 head_md=$tmp/head.md
+chunk=$(sed -n 's/^#define CONN_FILE_CHUNK (\([0-9]*\) \* 1024)$/\1 KiB/p' "$root/src/net/conn.c")
+[ -n "$chunk" ] || chunk=scratch
 {
   cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1)
   commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -492,7 +442,10 @@ Source: [bench/http_bench.sh](../bench/http_bench.sh), idle connections by
   no limit on requests per connection (nginx \`keepalive_requests 1000000\`).
 - File bodies: nginx with \`sendfile on; tcp_nopush on;\`, as Debian's /etc/nginx/nginx.conf
   sets them; h2o 2.2 has no sendfile setting (it reads files with pread into its buffers);
-  tinyweb has no switch either: pread + writev from one scratch buffer.
+  tinyweb runs with its default \`--sendfile off\`: files in its file cache (up to 1/16 of
+  \`--file-cache-bytes\`, 2 MiB by default, so the 612 B and 100 KiB files) go from memory, larger
+  ones by pread into one $chunk buffer per loop (\`CONN_FILE_CHUNK\` in src/net/conn.c), each
+  piece sent with sendmsg (the first with the response head).
 - nginx runs with \`daemon off; master_process on;\` (the master stays in the foreground), because
   (i) needs two workers and only a master starts workers; the master takes no requests, so CPU and
   RSS are those of the worker process(es) only. h2o's CPU and RSS are those of its one process

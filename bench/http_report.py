@@ -71,11 +71,16 @@ def ratio_text(rs):
     return f"{med(rs):.2f}x ({min(rs):.2f}–{max(rs):.2f})"
 
 
+def servers_in(rs):
+    """The servers that have rows in rs, in the tables' order."""
+    return [s for s in ("tinyweb", "tinyweb-seed", "h2o", "nginx") if any(r["server"] == s for r in rs)]
+
+
 def wrk_table(rows, scen, clk, anomalies):
     rs = [r for r in rows if r["scen"] == scen]
     if not rs:
         return "(not run)\n"
-    servers = [s for s in ("tinyweb", "tinyweb-seed", "h2o", "nginx") if any(r["server"] == s for r in rs)]
+    servers = servers_in(rs)
     for r in rs:
         cpu_s = r["cpu"] / clk
         r["rpc"] = r["reqs"] / cpu_s if cpu_s > 0 else float("nan")
@@ -128,7 +133,7 @@ def idle_table(rows, scen, n_idle, clk, anomalies):
     rs = [r for r in rows if r["scen"] == scen]
     if not rs:
         return "(not run)\n"
-    servers = [s for s in ("tinyweb", "tinyweb-seed", "h2o", "nginx") if any(r["server"] == s for r in rs)]
+    servers = servers_in(rs)
     out = [f"| server | base RSS (median) | RSS with {n_idle:,} idle (median) | bytes per idle "
            "connection min / median / max | RSS after they close (median) | set up ok / failed / "
            "non-200 (all rounds) | closed by the server while idle | server µs CPU per connection "

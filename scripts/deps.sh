@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that tinyweb's build, tests and benchmarks need, when missing.
 # Usage: scripts/deps.sh [build|test|bench|fuzz]   (build: compiler, cmake, cmocka, python3;
-# test: + wrk and valgrind for the stress tests; bench: + wrk (the peers are installed by
-# bench/http_bench.sh); fuzz: + clang 14, its sanitizer and libFuzzer runtimes, llvm-symbolizer)
+# test: + wrk and valgrind for the stress tests; bench: + what `make bench` needs: wrk, the peers
+# h2o and nginx-light, pgrep (procps) and taskset (util-linux); fuzz: + clang 14, its sanitizer
+# and libFuzzer runtimes, llvm-symbolizer)
 # As root it runs apt-get; otherwise it prints the exact command and exits 1.
 set -euo pipefail
 
 want=(gcc libc6-dev make cmake pkg-config libcmocka-dev python3 clang-format curl)
 case "${1:-build}" in
 test) want+=(wrk valgrind) ;;
-bench) want+=(wrk) ;;
+bench) want+=(wrk h2o nginx-light procps util-linux) ;;
 esac
 # libclang-rt-14-dev (libFuzzer, ASan, UBSan) is only recommended by clang-14, and installs here
 # run without recommends; llvm-14 has the symbolizer that puts file:line in crash reports.

@@ -19,11 +19,10 @@ def png(path, width=640, height=360):
     for y in range(height):
         row = bytearray([0])  # filter type: none
         for x in range(width):
-            grid = (x % 40 == 0) or (y % 40 == 0)
-            r = 30 + (x * 200) // width
-            g = 60 + (y * 160) // height
-            b = 160 if not grid else 255
-            row += bytes((255, 255, 255) if grid else (r, g, b))
+            if x % 40 == 0 or y % 40 == 0:  # grid lines: white
+                row += b"\xff\xff\xff"
+            else:
+                row += bytes((30 + (x * 200) // width, 60 + (y * 160) // height, 160))
         rows.append(bytes(row))
     raw = b"".join(rows)
 
