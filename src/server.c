@@ -463,6 +463,33 @@ static void settings_init(struct server *srv, int root_fd)
     s->error_log = srv->error_log;
 }
 
+/*
+ * The loops' SO_REUSEPORT listeners would let another server of the same user join the port
+ * (listener_probe() refused a port already in use; two servers starting at the same instant
+ * both get past it). Another process on the port is an error, exit 1; being unable to check
+ * (no sock_diag in this kernel) is only a warning, as the probe did its part.
+ */
+static int check_sole_listeners(struct server *srv, char *err, size_t errlen)
+{
+    struct listener **ls = calloc((size_t)srv->nworkers, sizeof(*ls));
+    if (!ls) {
+        fprintf(stderr, "tinyweb: out of memory\n");
+        return -ENOMEM;
+    }
+    for (int i = 0; i < srv->nworkers; i++)
+        ls[i] = &srv->workers[i].listener;
+    int rc = listener_check_sole(ls, srv->nworkers, err, errlen);
+    free(ls);
+    if (rc == -EADDRINUSE) {
+        fprintf(stderr, "tinyweb: %s\n", err);
+        return rc;
+    }
+    if (rc != 0)
+        log_msg(srv->error_log, LOG_LEVEL_WARN, "cannot check that the port is ours alone: %s",
+                err);
+    return 0;
+}
+
 int server_run(const struct config *cfg)
 {
     struct server srv = {.cfg = cfg, .nworkers = cfg->threads};
@@ -486,6 +513,10 @@ int server_run(const struct config *cfg)
     /* With port 0 the first listener picks the port and the others share it. */
     char port[8];
     snprintf(port, sizeof(port), "%s", cfg->port);
+    if (srv.nworkers > 1 && listener_probe(cfg->host, port, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tinyweb: %s\n", err);
+        goto out;
+    }
     for (int i = 0; i < srv.nworkers; i++) {
         if (worker_open(&srv, &srv.workers[i], port, err, sizeof(err)) != 0) {
             fprintf(stderr, "tinyweb: %s\n", err);
@@ -493,6 +524,8 @@ int server_run(const struct config *cfg)
         }
         snprintf(port, sizeof(port), "%u", srv.workers[0].listener.port);
     }
+    if (srv.nworkers > 1 && check_sole_listeners(&srv, err, sizeof(err)) != 0)
+        goto out;
     fit_fds(&srv);
     if (cfg->user && drop_privileges(cfg->user, err, sizeof(err)) != 0) {
         fprintf(stderr, "tinyweb: %s\n", err);

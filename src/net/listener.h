@@ -45,6 +45,25 @@ int listener_open(struct listener *l, struct loop *loop, const char *host, const
                   int backlog, uint32_t trigger, bool reuseport, listener_accept_fn fn, char *err,
                   size_t errlen);
 
+/*
+ * Before the first listener_open() of an address whose listeners share it by SO_REUSEPORT:
+ * -EADDRINUSE (with "cannot bind ...: Address already in use" in err) when any socket already
+ * listens on host:port. A probe socket bound without SO_REUSEPORT finds it, whoever owns it;
+ * otherwise the kernel would let our listeners join another process's group (same user) and
+ * share its connections. 0 at once for port 0. Two syscalls and a bind; closes the probe.
+ */
+int listener_probe(const char *host, const char *port, char *err, size_t errlen);
+
+/*
+ * Once all n listeners of an address (ls) listen: -EADDRINUSE, with the other socket's address
+ * and uid in err, when a socket outside ls listens on an overlapping address and the port (the
+ * same address, or a wildcard of the family, or a dual-stack [::]). This closes the race of two
+ * servers probing at the same instant: of two that both got past listener_probe(), at least
+ * the later one to listen sees the other here. Two NETLINK_SOCK_DIAG dumps of the listening
+ * TCP sockets (IPv4, IPv6), filtered by port in the kernel; another -errno if they fail.
+ */
+int listener_check_sole(struct listener *const *ls, int n, char *err, size_t errlen);
+
 /* Removes the socket from its loop and closes it; pending connections are refused. */
 void listener_close(struct listener *l);
 

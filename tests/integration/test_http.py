@@ -2338,6 +2338,73 @@ class Args(Suite):
         finally:
             holder.close()
 
+    def listen_inodes(self, port):
+        """The inodes of the sockets listening on HOST:port or a wildcard with that port (IPv4
+        and IPv6), from /proc/net/tcp{,6}."""
+        inodes = set()
+        for path in ('/proc/net/tcp', '/proc/net/tcp6'):
+            for line in read_text(path).splitlines()[1:]:
+                f = line.split()
+                if len(f) > 9 and f[3] == '0A' and int(f[1].rsplit(':', 1)[1], 16) == port:
+                    inodes.add(int(f[9]))
+        return inodes
+
+    def server_sockets(self, server):
+        return {int(t[8:-1]) for t in server.fd_targets().values() if t.startswith('socket:[')}
+
+    def test_second_instance_on_the_port_exits_1(self):
+        # Both with several loops (SO_REUSEPORT): the kernel would let the second join the first's
+        # group and take a share of its connections. It must refuse instead, and leave the first
+        # serving every request.
+        if self.ctx.tick == 'alarm':
+            raise Skip('--tick alarm runs one loop')
+        first = self.start(threads=2)
+        other = common.Docroot(TEST_TMP)
+        try:
+            other.add('f612.txt', b'the second instance answered\n')
+            second = Server(self.ctx.binary, ['--root', other.path, '--listen',
+                                              f'{HOST}:{first.port}', '-t', '2'])
+            self.servers.append(second)
+            try:
+                rc = second.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                rc = None
+            err = second.stderr()
+            check(rc == 1 and 'address already in use' in err.lower() and 'listening' not in err,
+                  f'a second tinyweb on port {first.port}: exit {rc}, stderr {err!r}')
+            theirs = self.listen_inodes(first.port) - self.server_sockets(first)
+            check(not theirs, f'sockets listening on port {first.port} that are not the '
+                  f"first server's: {sorted(theirs)}")
+            want = self.root.files['/f612.txt']
+            bodies = [get(first.port, '/f612.txt').body for _ in range(20)]
+            wrong = sum(1 for b in bodies if b != want)
+            check(wrong == 0, f'{wrong} of 20 requests not answered from the first root')
+        finally:
+            other.close()
+        first.stop_checked()
+
+    def test_loops_share_a_fixed_port(self):
+        # The loops of one process share the port: -t 4 on a port chosen here (not 0) starts,
+        # its four listeners are the port's only ones, and it answers.
+        if self.ctx.tick == 'alarm':
+            raise Skip('--tick alarm runs one loop')
+        probe = socket.socket()
+        probe.bind((HOST, 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        s = Server(self.ctx.binary, ['--root', self.root.path, '--listen', f'{HOST}:{port}',
+                                     '-t', '4'])
+        self.servers.append(s)
+        s.wait_listening()
+        mine = self.listen_inodes(port)
+        check(len(mine) == 4 and mine <= self.server_sockets(s),
+              f'listeners on port {port}: {sorted(mine)}, the server\'s sockets: '
+              f'{sorted(self.server_sockets(s))}')
+        for _ in range(20):
+            resp = get(port, '/f612.txt')
+            check(resp.status == 200 and resp.body == self.root.files['/f612.txt'], f'{resp!r}')
+        s.stop_checked()
+
     def test_unopenable_log_exit_1(self):
         for opt in ('--access-log', '--error-log'):
             path = '/nonexistent/tinyweb-test/x.log'
