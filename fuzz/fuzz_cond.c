@@ -7,7 +7,8 @@
  *   bytes 8-15  little-endian i64: the file's mtime, in seconds
  *   bytes 16-19 little-endian u32: the mtime's nanoseconds when below 10^9, otherwise 0
  *   field 0     Range            field 1  If-None-Match     field 2  If-Modified-Since
- *   field 3     If-Range         field 4  only a date; every field is also parsed as a date
+ *   field 3     If-Range         field 4  only a date       field 5  If-Match
+ *   field 6     If-Unmodified-Since; every field is also parsed as a date
  * A field that is not in the input, or that starts with a NUL byte, is absent (a NULL pointer);
  * an empty one is present and empty.
  *
@@ -21,6 +22,14 @@
  * ETag itself, "W/" + ETag, "*", a list ending with the ETag, the formatted mtime) must match, and
  * values built not to (a different opaque-tag, an unclosed one) must not.
  *
+ * If-Match and If-Unmodified-Since (RFC 9110 §13.1.1, §13.1.4) are checked against the same
+ * reference list reader with the strong comparison of §8.8.3.2 (a match needs two strong tags
+ * with equal opaque-tags), and the 412 decision against §13.2.2's steps 1 and 2 as written there:
+ * If-Match, when present, alone decides; otherwise a valid If-Unmodified-Since earlier than the
+ * mtime fails. Built values: our ETag, "*" and a list ending with it pass whatever the date says;
+ * "W/" + ETag, another ETag and an empty value fail; the formatted mtime passes and one second
+ * before it fails.
+ *
  * Every broken property calls abort() after a line on stderr saying which, so that libFuzzer
  * saves the input as a crash.
  */
@@ -32,7 +41,7 @@
 #include <string.h>
 
 #define PREFIX     20
-#define MAX_FIELDS 4
+#define MAX_FIELDS 6
 /* 0000-01-01 and 9999-12-31 23:59:59 UTC: the years an HTTP-date can spell. */
 #define YEAR0_T    ((time_t)-62167219200LL)
 #define YEAR9999_T ((time_t)253402300799LL)
@@ -299,11 +308,13 @@ static bool ref_etagc(unsigned char c)
 
 /*
  * Whether s[0, n) is exactly one entity-tag, [ "W/" ] DQUOTE *etagc DQUOTE; *opaque and *olen
- * are then its opaque-tag, quotes included, which is all the weak comparison looks at.
+ * are then its opaque-tag, quotes included, which is all the weak comparison looks at, and *weak
+ * tells whether it had the "W/" that the strong comparison looks at too.
  */
-static bool ref_etag(const char *s, size_t n, const char **opaque, size_t *olen)
+static bool ref_etag(const char *s, size_t n, const char **opaque, size_t *olen, bool *weak)
 {
-    if (n >= 2 && s[0] == 'W' && s[1] == '/') {
+    *weak = n >= 2 && s[0] == 'W' && s[1] == '/';
+    if (*weak) {
         s += 2;
         n -= 2;
     }
@@ -319,22 +330,25 @@ static bool ref_etag(const char *s, size_t n, const char **opaque, size_t *olen)
 }
 
 /*
- * The reference for http_etag_match_weak(), from RFC 9110 §13.1.2 (If-None-Match = "*" /
- * #entity-tag) and the contract in http_cond.h. It cuts the value at every comma first, as the
- * list rule reads; but ',' is an etagc, so a piece that opens an opaque-tag without closing it
+ * The reference for http_etag_match_weak() and, with strong set, http_etag_match_strong(), from
+ * RFC 9110 §13.1.2 (If-None-Match = "*" / #entity-tag), §13.1.1 (If-Match, the same syntax) and
+ * the contract in http_cond.h. The weak comparison (§8.8.3.2) looks at the opaque-tags alone; the
+ * strong one also needs both entity-tags to be strong. It cuts the value at every comma first, as
+ * the list rule reads; but ',' is an etagc, so a piece that opens an opaque-tag without closing it
  * runs on to the piece that holds the next DQUOTE, and is one element when the whole run is a
  * well-formed entity-tag. Otherwise the piece alone is a malformed element: it matches nothing
  * and the list goes on at the next piece. "*" counts only as the whole value.
  */
-static bool ref_inm(const char *v, size_t len, const char *etag, size_t etag_len)
+static bool ref_match(const char *v, size_t len, const char *etag, size_t etag_len, bool strong)
 {
     v = trim(v, &len);
     if (len == 1 && v[0] == '*')
         return true;
     const char *own;
     size_t own_len, elen = etag_len;
+    bool own_weak;
     const char *e = trim(etag, &elen);
-    if (!ref_etag(e, elen, &own, &own_len))
+    if (!ref_etag(e, elen, &own, &own_len, &own_weak))
         return false;
 
     size_t start = 0;
@@ -358,8 +372,10 @@ static bool ref_inm(const char *v, size_t len, const char *etag, size_t etag_len
         const char *tag = trim(v + start, &tlen);
         const char *opaque;
         size_t olen;
-        if (ref_etag(tag, tlen, &opaque, &olen)) {
-            if (olen == own_len && memcmp(opaque, own, olen) == 0)
+        bool weak;
+        if (ref_etag(tag, tlen, &opaque, &olen, &weak)) {
+            bool equal = olen == own_len && memcmp(opaque, own, olen) == 0;
+            if (equal && (!strong || (!weak && !own_weak)))
                 return true;
             start = end + 1;
         } else {
@@ -367,6 +383,16 @@ static bool ref_inm(const char *v, size_t len, const char *etag, size_t etag_len
         }
     }
     return false;
+}
+
+static bool ref_inm(const char *v, size_t len, const char *etag, size_t etag_len)
+{
+    return ref_match(v, len, etag, etag_len, false);
+}
+
+static bool ref_im(const char *v, size_t len, const char *etag, size_t etag_len)
+{
+    return ref_match(v, len, etag, etag_len, true);
 }
 
 /* http_etag_match_weak() must give the reference's answer, for our ETag strong and weak. */
@@ -377,6 +403,83 @@ static void check_inm(const char *list, size_t len, const char *etag, size_t eta
           what);
     CHECK(http_etag_match_weak(list, len, weak, weak_len) == ref_inm(list, len, weak, weak_len),
           what);
+}
+
+/*
+ * http_etag_match_strong() must give the reference's answer for our ETag; against a weak ETag of
+ * ours, only "*" may match.
+ */
+static void check_im(const char *list, size_t len, const char *etag, size_t etag_len,
+                     const char *weak, size_t weak_len, const char *what)
+{
+    bool got = http_etag_match_strong(list, len, etag, etag_len);
+    CHECK(got == ref_im(list, len, etag, etag_len), what);
+    size_t tlen = len;
+    const char *t = trim(list, &tlen);
+    bool star = tlen == 1 && t[0] == '*';
+    CHECK(http_etag_match_strong(list, len, weak, weak_len) == star,
+          "If-Match matched a weak ETag of ours");
+    CHECK(!got || http_etag_match_weak(list, len, etag, etag_len),
+          "If-Match matched strongly but not weakly");
+}
+
+/*
+ * The 412 decision (RFC 9110 §13.2.2 steps 1 and 2) against the reference, and on values built
+ * to pass or to fail, whatever the input's If-Match and If-Unmodified-Since are.
+ */
+static void check_preconditions(struct field im, struct field ius, const char *etag,
+                                size_t etag_len, const char *weak, size_t wn, time_t mtime)
+{
+    time_t since;
+    size_t n, on;
+    char *other = concat(etag, etag_len, "", &on);
+    other[1] = 'x'; /* a different opaque-tag, as in check_conditionals() */
+    check_im(etag, etag_len, etag, etag_len, weak, wn, "If-Match with our ETag wrong");
+    check_im(weak, wn, etag, etag_len, weak, wn, "If-Match with W/ our ETag wrong");
+    check_im(other, on, etag, etag_len, weak, wn, "If-Match with another ETag wrong");
+    check_im("*", 1, etag, etag_len, weak, wn, "If-Match * wrong");
+    CHECK(http_etag_match_strong(etag, etag_len, etag, etag_len), "If-Match missed our ETag");
+    CHECK(!http_etag_match_strong(weak, wn, etag, etag_len), "If-Match matched W/ our ETag");
+    CHECK(!http_etag_match_strong(other, on, etag, etag_len), "If-Match matched another ETag");
+    if (im.p) {
+        check_im(im.p, im.len, etag, etag_len, weak, wn, "If-Match differs from the reference");
+        char *list = concat(im.p, im.len, ",", &n);
+        char *full = concat(list, n, etag, &n);
+        check_im(full, n, etag, etag_len, weak, wn, "If-Match list differs from the reference");
+        free(full);
+        free(list);
+        list = concat(im.p, im.len, ", ", &n);
+        full = concat(list, n, etag, &n);
+        CHECK(http_etag_match_strong(full, n, etag, etag_len), "If-Match ETag after others missed");
+        free(full);
+        free(list);
+    }
+
+    /* Step 1, then step 2 only when If-Match is absent; an invalid date is no condition. */
+    bool want = im.p ? !ref_im(im.p, im.len, etag, etag_len)
+                     : ius.p && http_date_parse(ius.p, ius.len, &since) == 0 && mtime > since;
+    CHECK(http_precondition_failed(im.p, im.len, ius.p, ius.len, etag, etag_len, mtime) == want,
+          "precondition_failed differs from the reference");
+    CHECK(!http_precondition_failed(NULL, 0, NULL, 0, etag, etag_len, mtime),
+          "412 with no condition");
+    CHECK(!http_precondition_failed("*", 1, ius.p, ius.len, etag, etag_len, mtime),
+          "412 with If-Match: *");
+    CHECK(!http_precondition_failed(etag, etag_len, ius.p, ius.len, etag, etag_len, mtime),
+          "412 with If-Match: our ETag");
+    CHECK(http_precondition_failed(weak, wn, ius.p, ius.len, etag, etag_len, mtime),
+          "no 412 with If-Match: W/ our ETag");
+    CHECK(http_precondition_failed(other, on, ius.p, ius.len, etag, etag_len, mtime),
+          "no 412 with If-Match: another ETag");
+    CHECK(http_precondition_failed("", 0, ius.p, ius.len, etag, etag_len, mtime),
+          "no 412 with an empty If-Match");
+    free(other);
+    char date[HTTP_DATE_LEN + 1];
+    if (http_date_format(mtime, date) == 0)
+        CHECK(!http_precondition_failed(NULL, 0, date, HTTP_DATE_LEN, etag, etag_len, mtime),
+              "412 with If-Unmodified-Since: our Last-Modified");
+    if (mtime > YEAR0_T && http_date_format(mtime - 1, date) == 0)
+        CHECK(http_precondition_failed(NULL, 0, date, HTTP_DATE_LEN, etag, etag_len, mtime),
+              "no 412 with If-Unmodified-Since a second before our Last-Modified");
 }
 
 static void check_conditionals(const struct field *fl, const char *etag, size_t etag_len,
@@ -423,6 +526,7 @@ static void check_conditionals(const struct field *fl, const char *etag, size_t 
           "the ETag does not match itself");
     CHECK(http_etag_match_weak(weak, wn, etag, etag_len), "W/ETag does not match weakly");
     CHECK(!http_if_range_ok(weak, wn, etag, etag_len, mtime), "a weak If-Range matched");
+    check_preconditions(fl[5], fl[6], etag, etag_len, weak, wn, mtime);
     free(weak);
     if (inm.p) {
         /* A malformed element matches nothing, and the rest of the list still counts. */

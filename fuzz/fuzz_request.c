@@ -119,6 +119,8 @@ static void same_result(const struct parsed *a, const struct parsed *b)
     CHECK(x->content_length == y->content_length, "content_length differs");
     CHECK(x->expect_continue == y->expect_continue, "expect_continue differs");
     same_str(x->host, y->host, "host differs");
+    same_str(x->if_match, y->if_match, "if_match differs");
+    same_str(x->if_unmodified_since, y->if_unmodified_since, "if_unmodified_since differs");
     same_str(x->if_none_match, y->if_none_match, "if_none_match differs");
     same_str(x->if_modified_since, y->if_modified_since, "if_modified_since differs");
     same_str(x->range, y->range, "range differs");

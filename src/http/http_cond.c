@@ -298,13 +298,18 @@ static bool same_opaque(const struct etag *a, const struct etag *b)
     return a->len == b->len && memcmp(a->opaque, b->opaque, a->len) == 0;
 }
 
-bool http_etag_match_weak(const char *list, size_t len, const char *etag, size_t etag_len)
+/*
+ * Whether the list in list[0, len) holds an entity-tag that matches own: by opaque-tag alone for
+ * the weak comparison, and only between two strong tags for the strong one.
+ */
+static bool etag_list_match(const char *list, size_t len, const char *etag, size_t etag_len,
+                            bool strong)
 {
     list = trim_ows(list, &len);
     if (len == 1 && list[0] == '*')
         return true;
     struct etag own;
-    if (!parse_one_etag(etag, etag_len, &own))
+    if (!parse_one_etag(etag, etag_len, &own) || (strong && own.weak))
         return false;
 
     size_t i = 0;
@@ -320,7 +325,7 @@ bool http_etag_match_weak(const char *list, size_t len, const char *etag, size_t
             while (q < len && is_ows(list[q]))
                 q++;
             if (q == len || list[q] == ',') {
-                if (same_opaque(&tag, &own))
+                if (same_opaque(&tag, &own) && !(strong && tag.weak))
                     return true;
                 i = q;
                 continue;
@@ -330,6 +335,27 @@ bool http_etag_match_weak(const char *list, size_t len, const char *etag, size_t
         while (i < len && list[i] != ',')
             i++;
     }
+    return false;
+}
+
+bool http_etag_match_weak(const char *list, size_t len, const char *etag, size_t etag_len)
+{
+    return etag_list_match(list, len, etag, etag_len, false);
+}
+
+bool http_etag_match_strong(const char *list, size_t len, const char *etag, size_t etag_len)
+{
+    return etag_list_match(list, len, etag, etag_len, true);
+}
+
+bool http_precondition_failed(const char *im, size_t im_len, const char *ius, size_t ius_len,
+                              const char *etag, size_t etag_len, time_t mtime)
+{
+    if (im)
+        return !http_etag_match_strong(im, im_len, etag, etag_len);
+    time_t since;
+    if (ius && http_date_parse(ius, ius_len, &since) == 0)
+        return mtime > since;
     return false;
 }
 

@@ -1,7 +1,8 @@
 /*
  * Conditional requests and byte ranges for static files (RFC 9110 §13, §14): HTTP-dates, the
- * ETag, If-None-Match / If-Modified-Since, Range and If-Range. Pure functions of their
- * arguments (only http_date_parse() reads the clock, for the obsolete two-digit years).
+ * ETag, If-Match / If-Unmodified-Since, If-None-Match / If-Modified-Since, Range and If-Range. Pure
+ * functions of their arguments (only http_date_parse() reads the clock, for the obsolete two-digit
+ * years).
  *
  * A header field's value is passed as (pointer, length), and a NULL pointer means the field is
  * absent. Leading and trailing OWS in a value are ignored, as a field parser would strip them.
@@ -65,7 +66,27 @@ size_t http_etag_format(char out[HTTP_ETAG_MAX], off_t size, struct timespec mti
 bool http_etag_match_weak(const char *list, size_t len, const char *etag, size_t etag_len);
 
 /*
- * Whether a GET or HEAD should be answered 304, by the precedence of RFC 9110 §13.2.2: when
+ * If-Match: whether the field value list[0, len) matches etag[0, etag_len) by the strong
+ * comparison (RFC 9110 §8.8.3.2: both entity-tags strong and their opaque-tags equal, so a "W/"
+ * on either side never matches). "*" matches (the caller has a current representation). The list
+ * syntax is http_etag_match_weak()'s: a malformed element matches nothing and the rest of the
+ * list still counts; an empty list matches nothing. O(len + etag_len).
+ */
+bool http_etag_match_strong(const char *list, size_t len, const char *etag, size_t etag_len);
+
+/*
+ * Whether a GET or HEAD must be answered 412 Precondition Failed, by steps 1 and 2 of RFC 9110
+ * §13.2.2: when If-Match (im) is present it alone decides (no strong match means 412, so an empty
+ * value fails); otherwise a valid If-Unmodified-Since (ius) means 412 when mtime is later than its
+ * date, and an invalid one is ignored. Ask this before http_not_modified(), and only for a
+ * response that would otherwise be 2xx (§13.2.1). mtime as for http_not_modified().
+ * O(field lengths).
+ */
+bool http_precondition_failed(const char *im, size_t im_len, const char *ius, size_t ius_len,
+                              const char *etag, size_t etag_len, time_t mtime);
+
+/*
+ * Whether a GET or HEAD should be answered 304, by steps 3 and 4 of RFC 9110 §13.2.2: when
  * If-None-Match (inm) is present it alone decides (a weak match means 304); otherwise a valid
  * If-Modified-Since (ims) means 304 when mtime is no later than its date, and an invalid one is
  * ignored. mtime is the file's, in whole seconds as Last-Modified shows it. O(field lengths).

@@ -343,6 +343,8 @@ enum field_kind {
     F_TRANSFER_ENCODING,
     F_CONTENT_LENGTH,
     F_EXPECT,
+    F_IF_MATCH,
+    F_IF_UNMODIFIED_SINCE,
     F_IF_NONE_MATCH,
     F_IF_MODIFIED_SINCE,
     F_RANGE,
@@ -361,6 +363,8 @@ static const struct {
     {"transfer-encoding", 17, F_TRANSFER_ENCODING},
     {"content-length", 14, F_CONTENT_LENGTH},
     {"expect", 6, F_EXPECT},
+    {"if-match", 8, F_IF_MATCH},
+    {"if-unmodified-since", 19, F_IF_UNMODIFIED_SINCE},
     {"if-none-match", 13, F_IF_NONE_MATCH},
     {"if-modified-since", 17, F_IF_MODIFIED_SINCE},
     {"range", 5, F_RANGE},
@@ -490,6 +494,12 @@ static void note_field(struct http_request *req, struct fields *f, const struct 
         break;
     case F_EXPECT:
         note_expect(f, h->value);
+        break;
+    case F_IF_MATCH:
+        note_first(&req->if_match, h->value);
+        break;
+    case F_IF_UNMODIFIED_SINCE:
+        note_first(&req->if_unmodified_since, h->value);
         break;
     case F_IF_NONE_MATCH:
         note_first(&req->if_none_match, h->value);

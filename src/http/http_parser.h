@@ -88,11 +88,14 @@ struct http_request {
     uint64_t content_length; /* <= INT64_MAX */
     bool expect_continue;    /* Expect: 100-continue on an HTTP/1.1 request */
     /*
-     * The first value of each field, len 0 when absent. host is the target's authority for
-     * absolute-form and authority-form targets, otherwise the Host field. Referer and
-     * User-Agent are kept for the access log.
+     * The first value of each field, len 0 when absent; p is NULL only when the field is absent,
+     * so an empty value (which If-Match fails on) is told apart. Later lines of a field are not
+     * combined with the first, list fields (If-Match, If-None-Match) included. host is the
+     * target's authority for absolute-form and authority-form targets, otherwise the Host field.
+     * Referer and User-Agent are kept for the access log.
      */
-    struct http_str host, if_none_match, if_modified_since, range, if_range, referer, user_agent;
+    struct http_str host, if_match, if_unmodified_since, if_none_match, if_modified_since, range,
+        if_range, referer, user_agent;
 };
 
 /*

@@ -72,13 +72,23 @@ static const char *field_or_null(const struct http_str *f)
     return f->len > 0 ? f->p : NULL;
 }
 
-/* Decides 304 / 206 / 416 / 200 for an open regular file. */
+/* Decides 412 / 304 / 206 / 416 / 200 for an open regular file. */
 static void select_representation(const struct http_request *req, struct http_static *res)
 {
     const struct file_entry *f = res->file;
     res->status = 200;
     res->offset = 0;
     res->length = f->size;
+    /*
+     * RFC 9110 §13.2.2: If-Match (or If-Unmodified-Since without it) first, then 304, then
+     * If-Range and Range. An empty If-Match is present (p set) and matches nothing.
+     */
+    if (http_precondition_failed(req->if_match.p, req->if_match.len, req->if_unmodified_since.p,
+                                 req->if_unmodified_since.len, f->etag, f->etag_len,
+                                 f->mtime.tv_sec)) {
+        fail(res, 412);
+        return;
+    }
     if (http_not_modified(field_or_null(&req->if_none_match), req->if_none_match.len,
                           field_or_null(&req->if_modified_since), req->if_modified_since.len,
                           f->etag, f->etag_len, f->mtime.tv_sec)) {

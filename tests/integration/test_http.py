@@ -882,6 +882,71 @@ class Conditional(Suite):
         self.check_304(get(self.port, '/mutable.txt', [('If-None-Match', resp.get('ETag'))]),
                        resp.get('ETag'))
 
+    def check_200(self, resp, what, head_only=False):
+        check(resp.status == 200, f'{what}: expected 200, got {resp!r}')
+        if not head_only:
+            check(resp.body == self.root.files['/f612.txt'], f'{what}: wrong body')
+
+    def test_if_match(self):
+        etag, _ = self.first()
+        with Conn(self.port) as c:
+            for value in (etag, f'"nope", {etag}', f'W/"x" ,{etag} ', '*', f'  {etag}  '):
+                self.check_200(c.roundtrip('GET', '/f612.txt', [('If-Match', value)]),
+                               f'If-Match {value!r}')
+            # The strong comparison: a weak tag never matches (RFC 9110 §13.1.1).
+            for value in ('"nope"', 'W/' + etag, f'"a", W/{etag}', '', 'garbage', etag[:-1]):
+                check_error_page(c.roundtrip('GET', '/f612.txt', [('If-Match', value)]), 412)
+            check_error_page(c.roundtrip('HEAD', '/f612.txt', [('If-Match', '"nope"')]), 412,
+                             head_only=True)
+            self.check_200(c.roundtrip('HEAD', '/f612.txt', [('If-Match', etag)]), 'HEAD',
+                           head_only=True)
+            # The 412s kept the connection in sync.
+            self.check_200(c.roundtrip('GET', '/f612.txt'), 'after the 412s')
+            c.expect_open(0.05)
+
+    def test_if_unmodified_since(self):
+        etag, lm = self.first()
+        t = email.utils.parsedate_to_datetime(lm).timestamp()
+        older = email.utils.formatdate(t - 86400, usegmt=True)
+        newer = email.utils.formatdate(t + 3600, usegmt=True)
+        with Conn(self.port) as c:
+            check_error_page(c.roundtrip('GET', '/f612.txt', [('If-Unmodified-Since', older)]),
+                             412)
+            for value in (lm, newer, 'not a date', ''):
+                self.check_200(c.roundtrip('GET', '/f612.txt', [('If-Unmodified-Since', value)]),
+                               f'If-Unmodified-Since {value!r}')
+            # When If-Match is present, If-Unmodified-Since is ignored (RFC 9110 §13.2.2).
+            self.check_200(c.roundtrip('GET', '/f612.txt', [('If-Match', etag),
+                                                            ('If-Unmodified-Since', older)]),
+                           'If-Match true, If-Unmodified-Since false')
+            check_error_page(c.roundtrip('GET', '/f612.txt', [('If-Match', '"nope"'),
+                                                              ('If-Unmodified-Since', newer)]), 412)
+
+    def test_412_precedes_304_and_206(self):
+        etag, lm = self.first()
+        t = email.utils.parsedate_to_datetime(lm).timestamp()
+        older = email.utils.formatdate(t - 86400, usegmt=True)
+        with Conn(self.port) as c:
+            for failing in (('If-Match', '"nope"'), ('If-Unmodified-Since', older)):
+                for other in (('If-None-Match', etag), ('If-Modified-Since', lm),
+                              ('Range', 'bytes=0-9'), ('Range', 'bytes=9999-')):
+                    resp = c.roundtrip('GET', '/f612.txt', [failing, other])
+                    check_error_page(resp, 412)
+                    check(resp.get('Content-Range') is None, f'{failing} {other}: {resp!r}')
+            # A true If-Match lets the later steps decide.
+            self.check_304(c.roundtrip('GET', '/f612.txt', [('If-Match', etag),
+                                                            ('If-None-Match', etag)]), etag)
+            resp = c.roundtrip('GET', '/f612.txt', [('If-Match', etag), ('Range', 'bytes=0-9'),
+                                                    ('If-Range', etag)])
+            check(resp.status == 206 and resp.body == self.root.files['/f612.txt'][:10],
+                  f'If-Match true with a Range: {resp!r}')
+
+    def test_preconditions_on_a_missing_file_404(self):
+        # Preconditions apply only to what would otherwise be 2xx (RFC 9110 §13.2.1).
+        for headers in ([('If-Match', '*')], [('If-Match', '"nope"')],
+                        [('If-Unmodified-Since', 'Sun, 06 Nov 1994 08:49:37 GMT')]):
+            check_error_page(get(self.port, '/no-such-file.txt', headers), 404)
+
 
 @suite
 class FileCache(Suite):

@@ -1,7 +1,8 @@
 /*
  * Unit tests for conditional requests and ranges (src/http/http_cond.c): HTTP-date formatting
  * and parsing (fixed values, round trips across four centuries, the three forms, the two-digit
- * year window, invalid dates), the ETag format, If-None-Match lists, the §13.2.2 precedence,
+ * year window, invalid dates), the ETag format, If-None-Match and If-Match lists, the §13.2.2
+ * precedence of If-Match over If-Unmodified-Since and of If-None-Match over If-Modified-Since,
  * Range forms and boundaries, and If-Range.
  */
 #include "http/http_cond.h"
@@ -374,7 +375,85 @@ static void test_etag_match(void **state)
     }
 }
 
+/* If-Match: the weak cases' list syntax, but a weak tag on either side never matches. */
+static const struct match_case strong_cases[] = {
+    {"*", "\"a\"", true},
+    {" * ", "\"a\"", true},
+    {"*", "W/\"a\"", true},
+    {"\"a\"", "\"a\"", true},
+    {"\"b\", \"a\"", "\"a\"", true},
+    {"\"b\" ,\t \"a\" ", "\"a\"", true},
+    {",, \"a\" ,,", "\"a\"", true},
+    {"W/\"a\", \"a\"", "\"a\"", true},
+    {"\"a,b\"", "\"a,b\"", true},
+    {"\"5c5b5d4a-1f4\"", "\"5c5b5d4a-1f4\"", true},
+    {"garbage, \"a\"", "\"a\"", true},
+    {"\"x\" junk, \"a\"", "\"a\"", true},
+    /* Weak on either side. */
+    {"W/\"a\"", "\"a\"", false},
+    {"\"a\"", "W/\"a\"", false},
+    {"W/\"a\"", "W/\"a\"", false},
+    {"\"b\",W/\"a\"", "\"a\"", false},
+    /* No match, as for If-None-Match; an empty list matches nothing. */
+    {"\"b\"", "\"a\"", false},
+    {"\"A\"", "\"a\"", false},
+    {"\"ab\"", "\"a\"", false},
+    {"", "\"a\"", false},
+    {" ", "\"a\"", false},
+    {",", "\"a\"", false},
+    {"a", "\"a\"", false},
+    {"\"a", "\"a\"", false},
+    {"\"a\" \"a\"", "\"a\"", false},
+    {"**", "\"a\"", false},
+    {"*, \"b\"", "\"a\"", false},
+    {"\"a\"", "", false},
+};
+
+static void test_etag_match_strong(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(strong_cases); i++) {
+        const struct match_case *c = &strong_cases[i];
+        bool got = http_etag_match_strong(c->list, strlen(c->list), c->etag, strlen(c->etag));
+        if (got != c->match)
+            fail_msg("[%s] vs %s: got %d", c->list, c->etag, got);
+    }
+}
+
 #define S(s) s, strlen(s)
+
+static void test_precondition_failed(void **state)
+{
+    (void)state;
+    const char *etag = "\"5c5b5d4a-1f4\"";
+    size_t el = strlen(etag);
+    const char *date = "Sun, 06 Nov 1994 08:49:37 GMT";
+    /* Neither field. */
+    assert_false(http_precondition_failed(NULL, 0, NULL, 0, etag, el, EXAMPLE));
+    /* If-Match: the strong comparison; "*" matches; an empty value is present and fails. */
+    assert_false(http_precondition_failed(S("\"5c5b5d4a-1f4\""), NULL, 0, etag, el, EXAMPLE));
+    assert_false(http_precondition_failed(S("\"x\", \"5c5b5d4a-1f4\""), NULL, 0, etag, el, 0));
+    assert_false(http_precondition_failed(S("*"), NULL, 0, etag, el, EXAMPLE));
+    assert_true(http_precondition_failed(S("\"other\""), NULL, 0, etag, el, EXAMPLE));
+    assert_true(http_precondition_failed(S("W/\"5c5b5d4a-1f4\""), NULL, 0, etag, el, EXAMPLE));
+    assert_true(http_precondition_failed(S(""), NULL, 0, etag, el, EXAMPLE));
+    /* If-Match alone decides, whatever If-Unmodified-Since says. */
+    assert_false(http_precondition_failed(S("*"), S(date), etag, el, EXAMPLE + 10));
+    assert_true(http_precondition_failed(S("\"other\""), S(date), etag, el, EXAMPLE - 10));
+    /* If-Unmodified-Since: fails when mtime is later than the date. */
+    assert_false(http_precondition_failed(NULL, 0, S(date), etag, el, EXAMPLE));
+    assert_false(http_precondition_failed(NULL, 0, S(date), etag, el, EXAMPLE - 1));
+    assert_true(http_precondition_failed(NULL, 0, S(date), etag, el, EXAMPLE + 1));
+    assert_true(http_precondition_failed(NULL, 0, S("Sunday, 06-Nov-94 08:49:37 GMT"), etag, el,
+                                         EXAMPLE + 1));
+    assert_true(
+        http_precondition_failed(NULL, 0, S("Sun Nov  6 08:49:37 1994"), etag, el, EXAMPLE + 1));
+    /* An invalid date is ignored. */
+    assert_false(http_precondition_failed(NULL, 0, S("yesterday"), etag, el, EXAMPLE));
+    assert_false(http_precondition_failed(NULL, 0, S(""), etag, el, EXAMPLE));
+    assert_false(http_precondition_failed(NULL, 0, S("Sun, 06 Nov 1994 08:49:37 GMT, x"), etag, el,
+                                          EXAMPLE));
+}
 
 static void test_not_modified(void **state)
 {
@@ -620,6 +699,8 @@ int main(void)
         cmocka_unit_test(test_date_two_digit_year),
         cmocka_unit_test(test_etag_format),
         cmocka_unit_test(test_etag_match),
+        cmocka_unit_test(test_etag_match_strong),
+        cmocka_unit_test(test_precondition_failed),
         cmocka_unit_test(test_not_modified),
         cmocka_unit_test(test_range),
         cmocka_unit_test(test_range_exhaustive),

@@ -76,6 +76,7 @@ static void assert_slice(struct http_str s, const char *expect)
 
 static void assert_same_slice(struct http_str a, struct http_str b)
 {
+    assert_int_equal(a.p == NULL, b.p == NULL);
     assert_int_equal(a.len, b.len);
     if (a.len > 0)
         assert_memory_equal(a.p, b.p, a.len);
@@ -101,6 +102,8 @@ static void assert_same_request(const struct http_request *a, const struct http_
     assert_int_equal(a->content_length, b->content_length);
     assert_int_equal(a->expect_continue, b->expect_continue);
     assert_same_slice(a->host, b->host);
+    assert_same_slice(a->if_match, b->if_match);
+    assert_same_slice(a->if_unmodified_since, b->if_unmodified_since);
     assert_same_slice(a->if_none_match, b->if_none_match);
     assert_same_slice(a->if_modified_since, b->if_modified_since);
     assert_same_slice(a->range, b->range);
@@ -370,6 +373,35 @@ static const struct valid_case valid_cases[] = {
        "if-none-match: \"2\"\r\nRANGE: bytes=2-\r\n\r\n"),
      GET11, "/", NULL, "a", 1, true, .nheaders = 5, .if_none_match = "\"1\"", .range = "bytes=1-"},
 };
+
+/*
+ * If-Match and If-Unmodified-Since are captured like the other conditional fields: any case,
+ * the first line kept. An empty value is present (p set, len 0), which If-Match fails on.
+ */
+static void test_precondition_fields(void **state)
+{
+    (void)state;
+    struct parsed p;
+    static const char both[] = "GET / HTTP/1.1\r\nHost: a\r\nif-match: \"1\", W/\"2\" \r\n"
+                               "IF-UNMODIFIED-SINCE: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+                               "If-Match: \"3\"\r\nIf-Unmodified-Since: x\r\n\r\n";
+    assert_int_equal(parse_into(&p, both, sizeof(both) - 1, 0, &limits), (int)sizeof(both) - 1);
+    assert_slice(p.req.if_match, "\"1\", W/\"2\"");
+    assert_slice(p.req.if_unmodified_since, "Sun, 06 Nov 1994 08:49:37 GMT");
+    assert_null(p.req.if_none_match.p);
+    check_incremental(both, sizeof(both) - 1, &limits);
+
+    static const char empty[] = "GET / HTTP/1.1\r\nHost: a\r\nIf-Match:\r\nIf-Match: *\r\n\r\n";
+    assert_int_equal(parse_into(&p, empty, sizeof(empty) - 1, 0, &limits), (int)sizeof(empty) - 1);
+    assert_non_null(p.req.if_match.p);
+    assert_int_equal(p.req.if_match.len, 0);
+    assert_null(p.req.if_unmodified_since.p);
+
+    static const char none[] = "GET / HTTP/1.1\r\nHost: a\r\nIf-Matches: *\r\n\r\n";
+    assert_int_equal(parse_into(&p, none, sizeof(none) - 1, 0, &limits), (int)sizeof(none) - 1);
+    assert_null(p.req.if_match.p);
+    assert_null(p.req.if_unmodified_since.p);
+}
 
 static void test_valid_table(void **state)
 {
@@ -1257,6 +1289,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get_with_headers),
         cmocka_unit_test(test_valid_table),
+        cmocka_unit_test(test_precondition_fields),
         cmocka_unit_test(test_target_forms_detail),
         cmocka_unit_test(test_method_names),
         cmocka_unit_test(test_bad_table),
