@@ -64,6 +64,8 @@ static const char usage_text[] =
     "  --max-body-bytes SIZE      request body (default 1m; over it: 413)\n"
     "  --access-log FILE|-|off    Combined Log Format (default -, standard output)\n"
     "  --error-log FILE|-         errors and warnings (default -, standard error)\n"
+    "  --log-not-found on|off     a line in the error log for every 404, as for every 403 and\n"
+    "                             5xx (default on)\n"
     "  --user NAME                started as root: switch to this account (and its groups)\n"
     "                             once the port is bound and the logs and root are open\n"
     "  -h, --help                 this text\n"
@@ -95,6 +97,7 @@ enum {
     OPT_ACCESS_LOG,
     OPT_ERROR_LOG,
     OPT_USER,
+    OPT_LOG_NOT_FOUND,
 };
 
 static const struct option longopts[] = {
@@ -122,6 +125,7 @@ static const struct option longopts[] = {
     {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
     {"error-log", required_argument, NULL, OPT_ERROR_LOG},
     {"user", required_argument, NULL, OPT_USER},
+    {"log-not-found", required_argument, NULL, OPT_LOG_NOT_FOUND},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -206,6 +210,7 @@ static void set_defaults(struct config *cfg)
         .conn_et = true,
         .threads = cpus > 0 ? (int)cpus : 1,
         .access_log = "-",
+        .log_not_found = true,
         .error_log = "-",
         .timer = TIMER_FIFO,
         .tick = TICK_EPOLL,
@@ -389,6 +394,11 @@ int config_parse(struct config *cfg, int argc, char **argv, FILE *err)
             if (strcmp(optarg, "off") == 0)
                 rc = bad(err, "--error-log", optarg, "expected a file or - (use -c 1 for none)");
             cfg->error_log = optarg;
+            break;
+        case OPT_LOG_NOT_FOUND:
+            if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
+                rc = bad(err, "--log-not-found", optarg, "expected on or off");
+            cfg->log_not_found = strcmp(optarg, "on") == 0;
             break;
         case OPT_USER:
             if (!optarg[0] || !getpwnam(optarg))

@@ -24,6 +24,7 @@ struct config {
     const char *access_log;  /* a path, "-" (stdout) or "off" */
     const char *error_log;   /* a path or "-" (stderr) */
     const char *user;        /* --user: the account to switch to after binding, or NULL */
+    bool log_not_found;      /* --log-not-found: 404s in the error log */
     enum timer_kind timer;
     enum tick_kind tick;
     uint64_t tick_ms;

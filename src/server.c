@@ -177,6 +177,13 @@ static void on_signal(int signo, void *ctx)
     }
     if (signo == SIGHUP) {
         int a = log_reopen(srv->access_log), e = log_reopen(srv->error_log);
+        /* A failed reopen keeps writing to the old file: say which file, and why. */
+        if (a != 0)
+            log_msg(srv->error_log, LOG_LEVEL_ERROR, "cannot reopen the access log %s: %s",
+                    srv->cfg->access_log, strerror(-a));
+        if (e != 0)
+            log_msg(srv->error_log, LOG_LEVEL_ERROR, "cannot reopen the error log %s: %s",
+                    srv->cfg->error_log, strerror(-e));
         log_msg(srv->error_log, LOG_LEVEL_INFO, "SIGHUP: log files reopened%s",
                 a || e ? " (with errors)" : "");
         return;
@@ -461,6 +468,8 @@ static void settings_init(struct server *srv, int root_fd)
     s->timeouts_ms[HTTP_TIMEOUT_SHUTDOWN] = cfg->shutdown_timeout_ms;
     s->access_log = srv->access_log;
     s->error_log = srv->error_log;
+    s->root_path = cfg->root;
+    s->log_not_found = cfg->log_not_found;
 }
 
 /*

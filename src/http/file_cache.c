@@ -259,13 +259,18 @@ static int resolve(int root_fd, const char *p, size_t len, bool dir, char *name,
         fd = open_beneath(root_fd, name);
         /* A directory without an index is not listed. */
         if (fd < 0)
-            return fd == -ENOENT ? -EACCES : fd;
+            return fd == -ENOENT ? FILE_CACHE_NO_INDEX : fd;
         if (fstat(fd, st) != 0)
             goto fail;
+    } else if (dir) {
+        /* A path that ends in a slash names a directory, as in nginx: "/a.html/" is not the
+         * file, and relative links on it would resolve against the wrong base. */
+        close(fd);
+        return -ENOTDIR;
     }
     if (!S_ISREG(st->st_mode)) {
         close(fd);
-        return -EACCES;
+        return FILE_CACHE_NOT_REGULAR;
     }
     return fd;
 fail:;

@@ -17,6 +17,7 @@
 #ifndef TINYWEB_HTTP_FILE_CACHE_H
 #define TINYWEB_HTTP_FILE_CACHE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +52,12 @@ struct file_entry {
     char key[];
 };
 
+/* file_cache_open()'s answer for a directory without an index (it is not listed). */
+#define FILE_CACHE_NO_INDEX (-ENODATA)
+
+/* file_cache_open()'s answer for anything but a regular file or a directory (a FIFO, a device). */
+#define FILE_CACHE_NOT_REGULAR (-ENODEV)
+
 struct file_cache_config {
     uint32_t max_entries; /* 0: no caching, every request opens its file */
     size_t max_bytes;     /* file bytes held in memory, all entries together */
@@ -74,11 +81,11 @@ void file_cache_free(struct file_cache *fc);
  * Resolves the decoded path p[0, len) (relative to the root, NUL-terminated; dir: it ended with
  * a slash) to a regular file; a directory asked in slash form serves its index.html. now_ms is
  * the loop's clock. Returns 0 with *out holding a reference, or -errno: -EISDIR for a directory
- * asked without the slash (redirect it), -EACCES for a directory without an index or anything
- * but a regular file, and what openat2 and fstat fail with (-ENOENT, -EXDEV outside the root,
- * -ELOOP, -EMFILE, ...). A hit costs no syscall; a miss one openat2 and one fstat (two of each
- * for an index; without openat2, an openat per path component), plus the read of a file small
- * enough to keep.
+ * asked without the slash (redirect it), -ENOTDIR for a file asked with it,
+ * FILE_CACHE_NO_INDEX, FILE_CACHE_NOT_REGULAR, and what openat2 and fstat fail with (-ENOENT,
+ * -EACCES, -EXDEV outside the root, -ELOOP, -EMFILE, ...). A hit costs no syscall; a miss one
+ * openat2 and one fstat (two of each for an index; without openat2, an openat per path component),
+ * plus the read of a file small enough to keep.
  */
 int file_cache_open(struct file_cache *fc, const char *p, size_t len, bool dir, uint64_t now_ms,
                     struct file_entry **out);

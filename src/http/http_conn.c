@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -19,6 +20,21 @@
 #include "http/http_response.h"
 #include "http/http_static.h"
 
+/*
+ * The access-log line of the response in flight, written when the response ends or the
+ * connection closes, with the body bytes the client was actually sent (nginx's
+ * $body_bytes_sent). The request's text stays where it is: the head is kept at the front of
+ * conn.in until the response ends (reading is paused meanwhile), so only offsets are kept.
+ */
+struct resp_log {
+    uint64_t sent;                     /* bytes the socket took of this response, head included */
+    uint32_t head_bytes;               /* the response head's share of them */
+    uint32_t line_off, line_len;       /* the request line in conn.in; line_len 0: none */
+    uint32_t referer_off, referer_len; /* the fields' values in conn.in; len 0: absent */
+    uint32_t agent_off, agent_len;
+    uint16_t status; /* 0: nothing to log */
+};
+
 /* What a step of the state machine left the connection in. */
 enum step { STEP_NEXT, STEP_WAIT, STEP_CLOSED };
 
@@ -28,16 +44,21 @@ enum step { STEP_NEXT, STEP_WAIT, STEP_CLOSED };
 struct http_conn {
     struct conn conn; /* first: the conn_set allocates struct http_conn */
     uint8_t phase;
-    bool keep_alive;    /* keep the connection once this response is sent */
-    bool http10;        /* the request was HTTP/1.0 */
-    bool linger;        /* the client may still be sending: drain before closing */
-    bool chunked;       /* the body being read is chunked */
-    bool nodelay;       /* TCP_NODELAY is set */
-    uint32_t head_len;  /* PHASE_BODY: the request head, kept at the front of conn.in */
-    uint32_t scanned;   /* PHASE_HEAD: bytes of the head already found incomplete */
-    uint64_t body_left; /* PHASE_BODY, Content-Length: bytes still to come */
-    uint64_t body_seen; /* PHASE_BODY: body bytes read so far */
-    struct http_chunked chunk;
+    bool keep_alive;   /* keep the connection once this response is sent */
+    bool http10;       /* the request was HTTP/1.0 */
+    bool linger;       /* the client may still be sending: drain before closing */
+    bool chunked;      /* the body being read is chunked */
+    bool nodelay;      /* TCP_NODELAY is set */
+    uint32_t head_len; /* the request head, kept at the front of conn.in until answered */
+    uint32_t scanned;  /* PHASE_HEAD: bytes of the head already found incomplete */
+    union {
+        struct {                /* PHASE_BODY */
+            uint64_t body_left; /* Content-Length: bytes still to come */
+            uint64_t body_seen; /* body bytes read so far */
+            struct http_chunked chunk;
+        };
+        struct resp_log resp; /* PHASE_SEND */
+    };
 };
 
 static struct http_loop *loop_of(struct http_conn *hc)
@@ -83,29 +104,151 @@ static void peer_text(const struct conn *c, char *out, size_t len)
         snprintf(out, len, "-");
 }
 
-static struct log_str str_of(struct http_str s)
+/* The request line as received, at the front of conn.in (after the empty lines a client may
+ * send first): complete, or none at all. */
+static void find_request_line(const struct buf *in, struct resp_log *r)
 {
-    return (struct log_str){s.len ? s.p : NULL, s.len};
+    size_t n = buf_readable(in);
+    const char *p = in->data + in->off, *q = p;
+    while (q < p + n && (*q == '\r' || *q == '\n'))
+        q++;
+    const char *lf = memchr(q, '\n', n - (size_t)(q - p));
+    if (!lf)
+        return;
+    r->line_off = (uint32_t)(q - p);
+    r->line_len = (uint32_t)(lf - q - (lf > q && lf[-1] == '\r'));
 }
 
-static void log_request(struct http_loop *h, struct http_conn *hc, const struct http_request *req,
-                        int status, uint64_t bytes)
+/* Where a field of req (a slice of conn.in) starts, relative to the front of conn.in. */
+static void field_at(const struct buf *in, struct http_str f, uint32_t *off, uint32_t *len)
 {
-    counter_add(&h->stats.responses[status / 100], 1);
-    struct log *l = h->settings->access_log;
-    if (!log_enabled(l))
+    const char *p = in->data + in->off;
+    if (f.len == 0 || f.p < p || f.p + f.len > p + buf_readable(in))
         return;
-    char client[INET6_ADDRSTRLEN];
-    peer_text(&hc->conn, client, sizeof(client));
-    struct log_access a = {.client = client, .time = h->date_sec, .status = status, .bytes = bytes};
+    *off = (uint32_t)(f.p - p);
+    *len = (uint32_t)f.len;
+}
+
+/* A response of this status starts: counted now, logged when it ends (log_response). */
+static void begin_response(struct http_conn *hc, const struct http_request *req, int status)
+{
+    counter_add(&loop_of(hc)->stats.responses[status / 100], 1);
+    struct resp_log *r = &hc->resp;
+    *r = (struct resp_log){.status = (uint16_t)status};
+    const struct buf *in = &hc->conn.in;
+    if (buf_readable(in) == 0)
+        return;
+    find_request_line(in, r);
     if (req) {
-        a.method = str_of(req->method_name);
-        a.target = str_of(req->target);
-        a.version = (struct log_str){req->minor ? "HTTP/1.1" : "HTTP/1.0", 8};
-        a.referer = str_of(req->referer);
-        a.user_agent = str_of(req->user_agent);
+        field_at(in, req->referer, &r->referer_off, &r->referer_len);
+        field_at(in, req->user_agent, &r->agent_off, &r->agent_len);
     }
-    log_access(l, &a);
+}
+
+/* A slice of conn.in recorded in resp_log, or absent. */
+static struct log_str in_slice(const struct http_conn *hc, uint32_t off, uint32_t len)
+{
+    const struct buf *in = &hc->conn.in;
+    if (len == 0 || (size_t)off + len > buf_readable(in))
+        return (struct log_str){NULL, 0};
+    return (struct log_str){in->data + in->off + off, len};
+}
+
+/* The response ended (sent, or cut short by a close): its access-log line. */
+static void log_response(struct http_conn *hc)
+{
+    struct resp_log *r = &hc->resp;
+    if (r->status == 0)
+        return;
+    struct http_loop *h = loop_of(hc);
+    struct log *l = h->settings->access_log;
+    if (log_enabled(l)) {
+        char client[INET6_ADDRSTRLEN];
+        peer_text(&hc->conn, client, sizeof(client));
+        date_now(h);
+        struct log_access a = {
+            .client = client,
+            .time = h->date_sec,
+            .status = r->status,
+            .bytes = r->sent > r->head_bytes ? r->sent - r->head_bytes : 0,
+            .request = in_slice(hc, r->line_off, r->line_len),
+            .referer = in_slice(hc, r->referer_off, r->referer_len),
+            .user_agent = in_slice(hc, r->agent_off, r->agent_len),
+        };
+        log_access(l, &a);
+    }
+    r->status = 0;
+}
+
+/*
+ * One error-log line for a response an operator must be able to explain (403, 404, 5xx): what
+ * failed, for which client and request, as nginx writes it. The request line is the one being
+ * answered (resp_log); log_msg() escapes its control bytes.
+ */
+static void log_failure(struct http_conn *hc, enum log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void log_failure(struct http_conn *hc, enum log_level level, const char *fmt, ...)
+{
+    struct log *l = loop_of(hc)->settings->error_log;
+    if (!log_wants(l, level))
+        return;
+    char what[1536], client[INET6_ADDRSTRLEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    peer_text(&hc->conn, client, sizeof(client));
+    struct log_str line = in_slice(hc, hc->resp.line_off, hc->resp.line_len);
+    if (line.p)
+        log_msg(l, level, "%s, client: %s, request: \"%.*s\"", what, client,
+                (int)(line.len < 2048 ? line.len : 2048), line.p);
+    else
+        log_msg(l, level, "%s, client: %s", what, client);
+}
+
+/* Why a static file got a 403, 404 or 5xx, in the error log; 404s only with --log-not-found. */
+static void explain_static(struct http_conn *hc, const struct http_static *res)
+{
+    const struct http_settings *s = loop_of(hc)->settings;
+    int err = res->err;
+    if (res->status == 404 && !s->log_not_found)
+        return;
+    if (res->status != 403 && res->status != 404 && res->status < 500)
+        return;
+    /* The file's path as the operator knows it: the root, then the decoded request path (a
+     * long one is cut: the request line follows in full). */
+    char file[1024];
+    int n = snprintf(file, sizeof(file), "%s/%s%s", s->root_path ? s->root_path : ".",
+                     res->path ? res->path : "", err == -FILE_CACHE_NO_INDEX ? "/" : "");
+    if (n >= (int)sizeof(file))
+        memcpy(file + sizeof(file) - 4, "...", 4);
+    switch (err) {
+    case 0:
+        /* The server protecting itself under load, as designed: a warning. */
+        log_failure(hc, LOG_LEVEL_WARN,
+                    "no file descriptor left for \"%s\" (the loop's share of "
+                    "the open-file limit is in use)",
+                    file);
+        break;
+    case EPERM:
+        log_failure(hc, LOG_LEVEL_ERROR, "path refused: \"..\" above the root or a NUL byte");
+        break;
+    case -FILE_CACHE_NO_INDEX:
+        log_failure(hc, LOG_LEVEL_ERROR, "directory index of \"%s\" is forbidden", file);
+        break;
+    case -FILE_CACHE_NOT_REGULAR:
+        log_failure(hc, LOG_LEVEL_ERROR, "\"%s\" is not a regular file", file);
+        break;
+    default:
+        /* Out of fds or memory is the server shedding load (503): a warning, as above. */
+        log_failure(hc, res->status == 503 ? LOG_LEVEL_WARN : LOG_LEVEL_ERROR,
+                    "open() \"%s\" failed (%d: %s)%s", file, err, strerror(err),
+                    err == EXDEV   ? ": a symbolic link or \"..\" leads outside the root"
+                    : err == ELOOP ? ": symbolic link refused"
+                                   : "");
+        break;
+    }
 }
 
 /* The fields every response head of hc carries. */
@@ -135,6 +278,7 @@ static int queue_head(struct http_conn *hc, const struct http_head *head, const 
         return -ENOSPC;
     memcpy(p + n, body, body_len);
     conn_commit(&hc->conn, n + body_len);
+    hc->resp.head_bytes = (uint32_t)n;
     set_phase(hc, PHASE_SEND);
     return 0;
 }
@@ -143,14 +287,19 @@ static int queue_head(struct http_conn *hc, const struct http_head *head, const 
 static int respond_error(struct http_conn *hc, const struct http_request *req, int status,
                          bool head_only, const char *allow)
 {
-    struct http_loop *h = loop_of(hc);
     char page[512];
     size_t len = http_error_page(page, sizeof(page), status);
     struct http_head head = head_for(hc, status);
     head.content_type = "text/html; charset=utf-8";
     head.content_length = (int64_t)len;
     head.allow = allow;
-    log_request(h, hc, req, status, head_only ? 0 : len);
+    begin_response(hc, req, status);
+    if (status == 501)
+        log_failure(hc, LOG_LEVEL_INFO, "client sent an unknown method");
+    else if (status == 505)
+        log_failure(hc, LOG_LEVEL_INFO, "client sent an unsupported HTTP version");
+    else if (status >= 500)
+        log_failure(hc, LOG_LEVEL_ERROR, "%d: %s", status, http_reason(status));
     return queue_head(hc, &head, page, head_only ? 0 : len);
 }
 
@@ -196,8 +345,8 @@ static int respond_static(struct http_conn *hc, const struct http_request *req)
         head.content_range = res.status == 416 ? res.content_range : NULL;
         break;
     }
-    uint64_t body_bytes = head_only ? 0 : file_body ? (uint64_t)res.length : page_len;
-    log_request(h, hc, req, res.status, body_bytes);
+    begin_response(hc, req, res.status);
+    explain_static(hc, &res);
     int rc = queue_head(hc, &head, page, head_only ? 0 : page_len);
     if (file_body && rc == 0)
         conn_send_body(&hc->conn, f->data, f->fd, res.offset, res.length, res.file);
@@ -241,15 +390,14 @@ static void close_after_response(struct http_conn *hc)
 static enum step reject(struct http_conn *hc, const struct http_request *req, int status)
 {
     close_after_response(hc);
-    /* The answer (and its log line) is built from req's slices before the buffer goes. Without
-     * req (an invalid head, or a bad body behind a valid one), the head is still at the front
-     * of the buffer: a HEAD gets no body. */
+    /* Without req (an invalid head, or a bad body behind a valid one), the head is still at the
+     * front of the buffer: a HEAD gets no body. The buffer stays until the response ends (its
+     * log line quotes the request line); then the connection lingers and drops it. */
     const struct buf *in = &hc->conn.in;
     bool head_only = req ? req->method == HTTP_HEAD
                          : buf_readable(in) >= 5 && memcmp(in->data + in->off, "HEAD ", 5) == 0;
-    int rc = respond_error(hc, req, status, head_only, NULL);
-    conn_release_in(&hc->conn);
-    return responded(hc, rc);
+    hc->head_len = 0;
+    return responded(hc, respond_error(hc, req, status, head_only, NULL));
 }
 
 static enum step parse_head(struct http_conn *hc, struct http_request *req, int *head_len)
@@ -289,12 +437,11 @@ static enum step on_head(struct http_conn *hc)
     bool has_body = req.chunked || (req.has_content_length && req.content_length > 0);
     bool needs_length =
         req.method == HTTP_POST || req.method == HTTP_PUT || req.method == HTTP_PATCH;
+    hc->head_len = (uint32_t)head_len;
     if (!has_body) {
         if (needs_length && !req.has_content_length)
             return reject(hc, &req, 411);
-        int rc = respond(hc, &req);
-        buf_consume(&hc->conn.in, (size_t)head_len);
-        return responded(hc, rc);
+        return responded(hc, respond(hc, &req));
     }
     if (req.has_content_length && req.content_length > h->settings->max_body_bytes)
         return reject(hc, &req, 413);
@@ -302,14 +449,11 @@ static enum step on_head(struct http_conn *hc)
         /* The client waits before sending the body; nothing here needs it, so answer now
          * without reading it (RFC 9110 §10.1.1) and close. */
         close_after_response(hc);
-        int rc = respond(hc, &req);
-        conn_release_in(&hc->conn);
-        return responded(hc, rc);
+        return responded(hc, respond(hc, &req));
     }
     /* Keep the head in place (the answer is built from it once the body is read) and discard
      * the body as it arrives, so the connection stays in sync for the next request. */
     set_phase(hc, PHASE_BODY);
-    hc->head_len = (uint32_t)head_len;
     hc->chunked = req.chunked;
     hc->body_left = req.chunked ? 0 : req.content_length;
     hc->body_seen = 0;
@@ -358,9 +502,7 @@ static enum step on_body(struct http_conn *hc)
     if (s != STEP_NEXT || head_len < 0)
         return s;
     hc->keep_alive = req.keep_alive && !h->draining;
-    int rc = respond(hc, &req);
-    buf_consume(in, (size_t)head_len);
-    return responded(hc, rc);
+    return responded(hc, respond(hc, &req));
 }
 
 /*
@@ -394,6 +536,11 @@ static enum step start_linger(struct http_conn *hc)
 static enum step finish_response(struct http_conn *hc)
 {
     struct conn *c = &hc->conn;
+    log_response(hc);
+    /* The answered head leaves the buffer; a pipelined request may follow it. */
+    if (hc->head_len <= buf_readable(&c->in))
+        buf_consume(&c->in, hc->head_len);
+    hc->head_len = 0;
     if (!hc->keep_alive) {
         if (hc->linger || loop_of(hc)->settings->linger_always)
             return start_linger(hc);
@@ -419,6 +566,7 @@ static enum step on_send(struct http_conn *hc)
     struct conn *c = &hc->conn;
     size_t written = 0;
     int rc = conn_flush(c, &written);
+    hc->resp.sent += written;
     if (rc == 0)
         return finish_response(hc);
     if (rc == -EAGAIN) {
@@ -517,8 +665,11 @@ static void send_timeout_page(struct http_conn *hc)
     if (conn_pending(c))
         return;
     hc->keep_alive = false;
-    if (respond_error(hc, NULL, 408, false, NULL) == 0)
-        conn_flush(c, NULL);
+    size_t written = 0;
+    if (respond_error(hc, NULL, 408, false, NULL) == 0) {
+        conn_flush(c, &written);
+        hc->resp.sent += written;
+    }
 }
 
 static void on_timeout(struct conn *c, int cls)
@@ -556,9 +707,14 @@ static void on_timeout(struct conn *c, int cls)
 
 static void on_close(struct conn *c, enum close_reason why)
 {
-    struct http_loop *h = loop_of((struct http_conn *)c);
+    struct http_conn *hc = (struct http_conn *)c;
+    struct http_loop *h = loop_of(hc);
     (void)why;
-    counter_add(&h->stats.phases[((struct http_conn *)c)->phase], (uint64_t)-1);
+    /* A response cut short (the client left, a send timeout, shutdown) is logged with what was
+     * sent of it. */
+    if (hc->phase == PHASE_SEND)
+        log_response(hc);
+    counter_add(&h->stats.phases[hc->phase], (uint64_t)-1);
     /* The last connection of a draining loop: the loop's work is done. */
     if (h->draining && c->set->live == 1)
         loop_stop(h->loop);
@@ -618,12 +774,31 @@ int http_loop_init(struct http_loop *h, struct loop *loop, uint32_t trigger)
     return 0;
 }
 
+/*
+ * A new connection got the canned 503 (--max-connections, or the loop's share of the open-file
+ * limit): one warning per second at most, with the count, so that a flood of refusals cannot
+ * flood the log.
+ */
+static void log_refused(struct http_loop *h, bool full)
+{
+    h->refused_unlogged++;
+    time_t now = time(NULL);
+    if (now == h->refused_logged_sec)
+        return;
+    h->refused_logged_sec = now;
+    log_msg(h->settings->error_log, LOG_LEVEL_WARN, "503 to %llu new connection(s) of one loop: %s",
+            (unsigned long long)h->refused_unlogged,
+            full ? "--max-connections reached"
+                 : "the loop's share of the open-file limit is in use (raise ulimit -n)");
+    h->refused_unlogged = 0;
+}
+
 void http_loop_accept(struct http_loop *h, int fd, const struct sockaddr *peer, socklen_t len)
 {
     /* The accepted socket, and file_fds left to files, so that a loop full of connections
      * still finds fds to send some of them their files: it keeps making progress. */
-    if (h->draining || h->conns.live >= h->settings->max_connections ||
-        fds_over(h, 1 + h->settings->file_fds)) {
+    bool full = h->conns.live >= h->settings->max_connections;
+    if (h->draining || full || fds_over(h, 1 + h->settings->file_fds)) {
         static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nServer: tinyweb\r\n"
                                    "Content-Length: 0\r\nConnection: close\r\n\r\n";
         /* Best effort: a fresh socket's buffer takes it whole, or the client sees a close. */
@@ -631,6 +806,8 @@ void http_loop_accept(struct http_loop *h, int fd, const struct sockaddr *peer, 
         (void)n;
         close(fd);
         counter_add(&h->stats.rejected, 1);
+        if (!h->draining)
+            log_refused(h, full);
         return;
     }
     struct conn *c = conn_open(&h->conns, fd, peer, len);

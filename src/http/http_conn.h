@@ -47,6 +47,8 @@ struct http_settings {
     uint64_t timeouts_ms[HTTP_TIMEOUT_COUNT];
     struct log *access_log; /* NULL: off */
     struct log *error_log;  /* NULL: off */
+    const char *root_path;  /* --root as given, for error-log lines */
+    bool log_not_found;     /* --log-not-found: 404s in the error log too */
 };
 
 /* Where a connection is in its life (its timeout class follows from it). */
@@ -82,6 +84,8 @@ struct http_loop {
     size_t scratch_len;
     struct http_header *headers; /* the parser's field array */
     struct file_cache *files;
+    time_t refused_logged_sec; /* the last warning about refused connections */
+    uint64_t refused_unlogged; /* refused since then */
 };
 
 /* Fills the loop_config fields that route timer expiries here. Call before loop_new(). */

@@ -19,9 +19,10 @@ static int status_of_errno(int err)
         return 404;
     case EACCES:
     case EPERM:
-    case EISDIR:
     case EXDEV:
     case ELOOP:
+    case -FILE_CACHE_NO_INDEX:
+    case -FILE_CACHE_NOT_REGULAR:
         return 403;
     case EMFILE:
     case ENFILE:
@@ -129,16 +130,19 @@ void http_static_resolve(struct file_cache *files, uint64_t now_ms, const struct
     bool dir_form = false;
     ssize_t len = http_path_decode(req->path.p, req->path.len, scratch, half, &dir_form);
     if (len < 0) {
+        res->err = (int)-len;
         fail(res, len == -EPERM ? 403 : len == -ENAMETOOLONG ? 414 : 400);
         return;
     }
     scratch[len] = '\0';
+    res->path = scratch;
     int rc = file_cache_open(files, scratch, (size_t)len, dir_form, now_ms, &res->file);
     if (rc == -EISDIR) {
         redirect_to_dir(req, scratch, (size_t)len, scratch + half, scratch_len - half, res);
         return;
     }
     if (rc != 0) {
+        res->err = -rc;
         fail(res, status_of_errno(-rc));
         return;
     }

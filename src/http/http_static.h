@@ -22,6 +22,10 @@ struct http_static {
     off_t offset, length;    /* the body: length bytes from offset (also for HEAD) */
     char content_range[64];  /* for 206 and 416 */
     char *location;          /* for 301: points into the caller's scratch */
+    /* Why the file could not be served: the errno of the path check or of file_cache_open()
+     * (ENOENT, EACCES, ELOOP, FILE_CACHE_NO_INDEX's, ...), 0 when it was found. */
+    int err;
+    const char *path; /* the decoded path, relative to the root (in the caller's scratch) */
 };
 
 /*

@@ -237,8 +237,8 @@ struct civil {
     int mon, day, hour, min, sec; /* mon 1..12 */
 };
 
-/* UTC from arithmetic alone (Howard Hinnant's civil_from_days): gmtime_r() takes glibc's time
- * zone lock on every call, which every loop thread would then contend on. */
+/* UTC from arithmetic alone (Howard Hinnant's civil_from_days), for times localtime_r() cannot
+ * represent. */
 static void civil_utc(time_t t, struct civil *c)
 {
     int64_t s = (int64_t)t;
@@ -270,33 +270,73 @@ static void put_hms(struct out *o, const struct civil *c)
     put_uint(o, (uint64_t)c->sec, 2);
 }
 
-/* "24/Nov/2026:06:47:50 +0000", as nginx's $time_local prints it. */
-static void put_time_clf(struct out *o, time_t t)
-{
+/* One second of the wall clock in local time, with its offset from UTC in seconds. */
+struct local_second {
+    time_t t;
+    bool valid;
+    long gmtoff;
     struct civil c;
-    civil_utc(t, &c);
-    put_uint(o, (uint64_t)c.day, 2);
-    put(o, "/", 1);
-    put(o, month_names[c.mon - 1], 3);
-    put(o, "/", 1);
-    put_int(o, c.year, 4);
-    put(o, ":", 1);
-    put_hms(o, &c);
-    put(o, " +0000", 6);
+};
+
+/*
+ * The local time of t, as the TZ environment variable or /etc/localtime says (read once, at the
+ * first call or tzset()). localtime_r() takes glibc's time zone lock, so its answer is kept per
+ * thread: a thread calls it once per second of log times, never per line. A time that
+ * localtime_r() cannot represent (a year past INT_MAX) is shown in UTC.
+ */
+static const struct local_second *local_time(time_t t)
+{
+    static _Thread_local struct local_second cache;
+    if (cache.valid && cache.t == t)
+        return &cache;
+    struct tm tm;
+    cache.t = t;
+    cache.valid = true;
+    if (localtime_r(&t, &tm)) {
+        cache.gmtoff = tm.tm_gmtoff;
+        cache.c = (struct civil){.year = (int64_t)tm.tm_year + 1900,
+                                 .mon = tm.tm_mon + 1,
+                                 .day = tm.tm_mday,
+                                 .hour = tm.tm_hour,
+                                 .min = tm.tm_min,
+                                 .sec = tm.tm_sec};
+    } else {
+        cache.gmtoff = 0;
+        civil_utc(t, &cache.c);
+    }
+    return &cache;
 }
 
-/* "2026/11/24 06:47:50", as nginx's error log prints it. */
+/* "24/Nov/2026:06:47:50 +0100", as nginx's $time_local prints it: local time and its offset. */
+static void put_time_clf(struct out *o, time_t t)
+{
+    const struct local_second *ls = local_time(t);
+    const struct civil *c = &ls->c;
+    put_uint(o, (uint64_t)c->day, 2);
+    put(o, "/", 1);
+    put(o, month_names[c->mon - 1], 3);
+    put(o, "/", 1);
+    put_int(o, c->year, 4);
+    put(o, ":", 1);
+    put_hms(o, c);
+    long off = ls->gmtoff / 60;
+    put(o, off < 0 ? " -" : " +", 2);
+    off = off < 0 ? -off : off;
+    put_uint(o, (uint64_t)(off / 60), 2);
+    put_uint(o, (uint64_t)(off % 60), 2);
+}
+
+/* "2026/11/24 06:47:50" in local time, as nginx's error log prints it. */
 static void put_time_err(struct out *o, time_t t)
 {
-    struct civil c;
-    civil_utc(t, &c);
-    put_int(o, c.year, 4);
+    const struct civil *c = &local_time(t)->c;
+    put_int(o, c->year, 4);
     put(o, "/", 1);
-    put_uint(o, (uint64_t)c.mon, 2);
+    put_uint(o, (uint64_t)c->mon, 2);
     put(o, "/", 1);
-    put_uint(o, (uint64_t)c.day, 2);
+    put_uint(o, (uint64_t)c->day, 2);
     put(o, " ", 1);
-    put_hms(o, &c);
+    put_hms(o, c);
 }
 
 /* ---- Writing ---- */
@@ -466,6 +506,8 @@ struct log *log_open(const struct log_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    /* The time zone is read now, at start, rather than by the first line. */
+    tzset();
     l->fd = l->reopen_fd = -1;
     l->level = cfg->level;
     l->async = cfg->async;
@@ -639,7 +681,11 @@ size_t log_format_access(char *out, size_t cap, const struct log_access *a)
     const struct log_str *req[] = {&a->method, &a->target, &a->version};
     const size_t req_cap[] = {CAP_METHOD, CAP_TARGET, CAP_VERSION};
     bool any = false;
-    for (size_t i = 0; i < 3; i++) {
+    if (a->request.p) {
+        put_field(&o, a->request.p, a->request.len, CAP_METHOD + 1 + CAP_TARGET + 1 + CAP_VERSION);
+        any = true;
+    }
+    for (size_t i = 0; i < 3 && !a->request.p; i++) {
         if (!req[i]->p)
             continue;
         if (any)

@@ -15,8 +15,10 @@
  *   for bookkeeping, never across I/O; when the ring is full the line is dropped and counted. The
  *   writer thread writes whatever is queued with one writev(2) per batch, straight from the ring.
  *
- * Times are UTC, formatted with a numeric zone of +0000 ("[24/Nov/2026:06:47:50 +0000]"): no
- * time zone lookup or libc lock per line, and no hour that repeats when daylight saving ends.
+ * Times are local, as nginx writes them, with the numeric offset in access lines
+ * ("[24/Nov/2026:06:47:50 +0100]"); the zone comes from TZ or /etc/localtime, read once.
+ * localtime_r() runs at most once per second per thread (its answer is cached per thread), so
+ * no line takes a libc lock.
  *
  * Every function is thread-safe, except that log_close() must not race any other call on the
  * same log. log_line(), log_msg(), log_access() and log_reopen() leave errno as they found it.
@@ -57,9 +59,10 @@ struct log_str {
 
 /* The fields of one access-log line. Every text field is escaped as nginx escapes it. */
 struct log_access {
-    const char *client; /* the peer's address as text ("127.0.0.1", "::1"); NULL: "-" */
-    time_t time;        /* wall clock, when the request arrived */
-    struct log_str method, target, version; /* the request line; all absent: "-" */
+    const char *client;     /* the peer's address as text ("127.0.0.1", "::1"); NULL: "-" */
+    time_t time;            /* wall clock, when the response ended */
+    struct log_str request; /* the request line as received; when absent, the next three */
+    struct log_str method, target, version; /* the request line's parts; all absent: "-" */
     int status;
     uint64_t bytes;                     /* body bytes sent; 0 is printed as 0, as nginx does */
     struct log_str referer, user_agent; /* absent: "-" */
@@ -122,8 +125,8 @@ void log_msg(struct log *l, enum log_level level, const char *fmt, ...)
  * Formats one Combined Log Format line, '\n' included, into out and returns its length (not
  * NUL-terminated). With cap >= LOG_LINE_MAX nothing is cut but over-long fields, which end in
  * "..." inside their quotes; a smaller cap cuts the line and ends it with LOG_TRUNCATED; a cap
- * below sizeof(LOG_TRUNCATED) writes nothing and returns 0. O(line), no locks, no calls to libc
- * time functions.
+ * below sizeof(LOG_TRUNCATED) writes nothing and returns 0. O(line); the local time of a new
+ * second costs one localtime_r() (see the top of this file).
  */
 size_t log_format_access(char *out, size_t cap, const struct log_access *a);
 

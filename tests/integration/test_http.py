@@ -30,6 +30,7 @@ http://127.0.0.1:PORT with --noproxy '*' and no proxy variables in its environme
 """
 
 import argparse
+import datetime
 import email.utils
 import fcntl
 import os
@@ -460,12 +461,12 @@ class Context:
         return ['-t', str(threads or self.threads), '-m', str(self.mode), '--timer', self.timer,
                 '--tick', self.tick]
 
-    def start(self, root, *extra, threads=None, nofile=None):
+    def start(self, root, *extra, threads=None, nofile=None, env=None):
         args = ['--root', root, '--listen', f'{HOST}:0', *self.loop_args(threads), *extra]
         if self.wrapper:
-            server = Server(self.wrapper, [self.binary, *args], nofile=nofile)
+            server = Server(self.wrapper, [self.binary, *args], nofile=nofile, env=env)
         else:
-            server = Server(self.binary, args, nofile=nofile)
+            server = Server(self.binary, args, nofile=nofile, env=env)
         try:
             server.wait_listening()
         except BaseException:
@@ -492,9 +493,9 @@ class Suite:
     def port(self):
         return self.server.port
 
-    def start(self, *extra, threads=None, nofile=None):
+    def start(self, *extra, threads=None, nofile=None, env=None):
         server = self.ctx.start(self.root.path, *extra, threads=threads or self.threads,
-                                nofile=nofile)
+                                nofile=nofile, env=env)
         self.servers.append(server)
         return server
 
@@ -703,6 +704,15 @@ class Files(Suite):
 
     def test_directory_without_index_403(self):
         check_error_page(get(self.port, '/noindex/'), 403)
+
+    def test_file_with_trailing_slash_404(self):
+        # A path that ends in "/" names a directory, as in nginx: the file is not served under
+        # it (relative links on it would resolve against the wrong base), cached or not.
+        for path in ('/f612.txt', '/sub/page.txt', '/sub/index.html'):
+            check(get(self.port, path).status == 200, f'{path}')
+            check_error_page(get(self.port, path + '/'), 404)
+            check_error_page(get(self.port, path + '/?q=1', method='HEAD'), 404, head_only=True)
+        check(get(self.port, '/sub/').status == 200, '/sub/ (the directory form) still works')
 
     def test_missing_404(self):
         for path in ('/missing', '/missing.html', '/sub/missing/', '/f612.txt/x', '/%41%42%43'):
@@ -2214,7 +2224,7 @@ class Logs(Suite):
         return [('GET /f612.txt HTTP/1.1', 200, 612, 'http://ref/x', 'test-agent/1.0'),
                 ('HEAD /missing HTTP/1.1', 404, 0, '-', '-'),
                 ('GET /f612.txt HTTP/1.1', 206, 10, '-', '-'),
-                ('-', 400, len(resp.body), '-', '-')]
+                ('GET / HTTP/1.1', 400, len(resp.body), '-', '-')]
 
     def check_lines(self, lines, expected):
         check(len(lines) == len(expected), f'{len(lines)} lines, expected {len(expected)}: '
@@ -2303,6 +2313,174 @@ class Logs(Suite):
 
     def test_sighup_reopens_access_log(self):
         self.reopen()
+
+    def test_failed_reopen_names_file_and_errno(self):
+        # The log's directory is gone at SIGHUP: the reopen fails, the old file stays in use,
+        # and the error log says which file and why, at error level.
+        logdir = tempfile.mkdtemp(dir=self.root.base)
+        log = os.path.join(logdir, 'access.log')
+        s = self.start('--access-log', log)
+        get(s.port, '/f612.txt')
+        self.wait_lines(log, 1)
+        os.rename(log, log + '.gone')
+        shutil.rmtree(logdir)
+        s.signal(signal.SIGHUP)
+        wait_until(lambda: 'cannot reopen' in s.stderr(), LOG_TIMEOUT, 'the reopen error')
+        want = f'[error] cannot reopen the access log {log}: No such file or directory'
+        check(want in s.stderr(), f'expected {want!r} on stderr:\n{s.stderr()[-1500:]}')
+        check(get(s.port, '/f612.txt').status == 200, 'the server still serves')
+        s.signal(signal.SIGTERM)
+        check(s.wait_exit(10) == 0, 'exit status')
+
+    def test_bytes_sent_when_client_leaves(self):
+        # nginx's $body_bytes_sent: a download the client abandons is logged with what it was
+        # sent, not the file's size; the line is written when the connection closes.
+        s = self.start()
+        size = len(self.root.files['/f10m.bin'])
+        c = Conn(s.port, rcvbuf=65536)
+        c.request('GET', '/f10m.bin')
+        got = 0
+        while got < 1_000_000:
+            chunk = c.sock.recv(65536)
+            check(chunk, 'the server closed early')
+            got += len(chunk)
+        c.close()  # unread bytes are pending: the close sends a reset
+        line = self.wait_lines(s.out_path, 1)[0]
+        m = CLF_RE.fullmatch(line)
+        check(m and m['request'] == 'GET /f10m.bin HTTP/1.1' and m['status'] == '200', line)
+        sent = int(m['bytes'])
+        check(got - 1000 <= sent < size, f'logged {sent} bytes; the client read {got} of {size}')
+        # A whole response is logged whole, and a HEAD with no body as 0.
+        check(get(s.port, '/f612.txt').status == 200, 'GET')
+        check(get(s.port, '/f612.txt', method='HEAD').status == 200, 'HEAD')
+        lines = self.wait_lines(s.out_path, 3)
+        self.check_clf(lines[1], 'GET /f612.txt HTTP/1.1', 200, 612)
+        self.check_clf(lines[2], 'HEAD /f612.txt HTTP/1.1', 200, 0)
+        s.stop_checked()
+
+    def test_bytes_sent_at_send_timeout(self):
+        # A client that stops reading: the send timeout closes it and the line says how much of
+        # the body the socket took.
+        s = self.start('--send-timeout', '300ms', '--tick-ms', '10ms')
+        size = len(self.root.files['/f10m.bin'])
+        c = Conn(s.port, rcvbuf=4096)
+        try:
+            c.request('GET', '/f10m.bin')
+            line = self.wait_lines(s.out_path, 1)[0]
+        finally:
+            c.close()
+        m = CLF_RE.fullmatch(line)
+        check(m and m['status'] == '200', line)
+        check(0 < int(m['bytes']) < size, f'logged {m["bytes"]} bytes of {size}: {line}')
+        s.stop_checked()
+
+    def test_rejected_requests_log_their_line(self):
+        # A request refused after its request line was read is logged with that line, escaped;
+        # only a line that never arrived whole is "-".
+        s = self.start('--header-timeout', '300ms', '--max-uri-bytes', '64')
+        cases = [
+            (b'GET /x HTTP/1.1\r\nHost: x\r\nBad header\r\n\r\n', 400, 'GET /x HTTP/1.1'),
+            (b'GET /\x01" HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'GET /\\x01\\x22 HTTP/1.1'),
+            (b'GET /x HTTP/2.0\r\nHost: x\r\n\r\n', 505, 'GET /x HTTP/2.0'),
+            (b'GET /' + b'a' * 100 + b' HTTP/1.1\r\nHost: x\r\n\r\n', 414,
+             'GET /' + 'a' * 100 + ' HTTP/1.1'),
+            (b'\r\nBREW /pot HTTP/1.1\r\nHost: x\r\n\r\n', 501, 'BREW /pot HTTP/1.1'),
+        ]
+        expected = []
+        for raw, status, line in cases:
+            resp, c = one_shot(s.port, raw)
+            c.close()
+            check(resp.status == status, f'{raw!r}: {resp!r}')
+            expected.append((line, status, len(resp.body)))
+        # A request line, then nothing: 408 at the header timeout, logged with its line.
+        with Conn(s.port) as c:
+            c.send(b'GET /slow HTTP/1.1\r\nHost: x\r\n')
+            resp = c.read_response()
+            check(resp.status == 408, f'{resp!r}')
+        expected.append(('GET /slow HTTP/1.1', 408, len(resp.body)))
+        lines = self.wait_lines(s.out_path, len(expected))
+        for line, (request, status, nbytes) in zip(lines, expected):
+            self.check_clf(line, request, status, nbytes)
+        err = s.stderr()
+        check('[info] client sent an unsupported HTTP version, client: 127.0.0.1, request: '
+              '"GET /x HTTP/2.0"' in err, f'no 505 cause in the error log:\n{err[-1500:]}')
+        check('[info] client sent an unknown method, client: 127.0.0.1, request: '
+              '"BREW /pot HTTP/1.1"' in err, f'no 501 cause in the error log:\n{err[-1500:]}')
+        s.stop_checked()
+
+    def test_local_time_with_offset(self):
+        # nginx writes local time with its offset; TZ in POSIX form needs no tzdata.
+        env = clean_env()
+        env['TZ'] = 'XST-05:30'
+        s = self.start(env=env)
+        get(s.port, '/f612.txt')
+        line = self.wait_lines(s.out_path, 1)[0]
+        m = re.search(r'\[(\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d) ([+-]\d{4})\]', line)
+        check(m and m[2] == '+0530', f'expected +0530: {line}')
+        logged = datetime.datetime.strptime(m[1], '%d/%b/%Y:%H:%M:%S')
+        now = datetime.datetime.utcnow() + datetime.timedelta(hours=5, minutes=30)
+        check(abs((now - logged).total_seconds()) < 60, f'{line}: not local time ({now})')
+        first = s.stderr().splitlines()[0]
+        em = re.match(r'(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[', first)
+        check(em, f'error log line: {first!r}')
+        logged = datetime.datetime.strptime(em[1], '%Y/%m/%d %H:%M:%S')
+        check(abs((now - logged).total_seconds()) < 60, f'{first}: not local time ({now})')
+        s.stop_checked()
+
+    def error_lines(self, s):
+        return [x for x in s.stderr().splitlines() if '[error]' in x]
+
+    def test_error_log_explains_403_404(self):
+        # nginx's habit: every 403 and 404 has an error-log line with its cause, the client and
+        # the request; --log-not-found off drops the 404 lines only.
+        os.makedirs(os.path.join(self.root.path, 'noindex'), exist_ok=True)
+        link = os.path.join(self.root.path, 'out-link')
+        if not os.path.lexists(link):
+            os.symlink(os.path.join(self.root.base, 'secret.txt'), link)
+        for extra, with_404 in (((), True), (('--log-not-found', 'off'), False)):
+            s = self.start(*extra)
+            for path, status in (('/missing.txt', 404), ('/f612.txt/', 404), ('/noindex/', 403),
+                                 ('/out-link', 403)):
+                check(get(s.port, path).status == status, f'{path}: expected {status}')
+            wait_until(lambda: len(self.error_lines(s)) >= 2 + 2 * with_404, LOG_TIMEOUT,
+                       'error-log lines')
+            time.sleep(0.1)
+            lines = self.error_lines(s)
+            root = self.root.path
+            want = [f'directory index of "{root}/noindex/" is forbidden, client: 127.0.0.1, '
+                    f'request: "GET /noindex/ HTTP/1.1"',
+                    f'open() "{root}/out-link" failed (18: Invalid cross-device link): a '
+                    f'symbolic link or ".." leads outside the root, client: 127.0.0.1, '
+                    f'request: "GET /out-link HTTP/1.1"']
+            if with_404:
+                want[:0] = [f'open() "{root}/missing.txt" failed (2: No such file or directory),'
+                            f' client: 127.0.0.1, request: "GET /missing.txt HTTP/1.1"',
+                            f'open() "{root}/f612.txt" failed (20: Not a directory), client: '
+                            f'127.0.0.1, request: "GET /f612.txt/ HTTP/1.1"']
+            if self.ctx.wrapper:  # without openat2 every symlink is refused with ELOOP
+                want[-1] = (f'open() "{root}/out-link" failed (40: Too many levels of symbolic '
+                            f'links): symbolic link refused, client: 127.0.0.1, request: '
+                            f'"GET /out-link HTTP/1.1"')
+            check([x.split('[error] ', 1)[1] for x in lines] == want,
+                  f'{extra}: error log:\n' + '\n'.join(lines) + '\nexpected:\n' + '\n'.join(want))
+            s.stop_checked()
+
+    def test_error_log_explains_root_the_user_cannot_enter(self):
+        # The outside report: a root the --user account cannot enter gave 403s and no line.
+        if os.geteuid() != 0:
+            raise Skip('needs root (for --user)')
+        private = tempfile.mkdtemp(dir=self.root.base)  # mode 0700, owned by root
+        with open(os.path.join(private, 'index.html'), 'w') as f:
+            f.write('secret\n')
+        s = self.ctx.start(private, '--user', 'nobody')
+        self.servers.append(s)
+        check(get(s.port, '/index.html').status == 403, 'expected 403')
+        wait_until(lambda: self.error_lines(s), LOG_TIMEOUT, 'an error-log line')
+        line = self.error_lines(s)[0]
+        want = (f'open() "{private}/index.html" failed (13: Permission denied), client: '
+                f'127.0.0.1, request: "GET /index.html HTTP/1.1"')
+        check(line.endswith(want), f'{line!r}, expected {want!r}')
+        s.stop_checked()
 
     def test_sighup_reopens_access_log_async(self):
         self.reopen('-l', '1')

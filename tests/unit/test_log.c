@@ -459,31 +459,53 @@ static void test_access_small_buffer(void **state)
     assert_int_equal(log_format_access(out, sizeof(LOG_TRUNCATED), &a), sizeof(LOG_TRUNCATED));
 }
 
-/* The arithmetic UTC conversion agrees with gmtime_r() from 1900 to 2200. */
-static void test_access_time_vs_gmtime(void **state)
+/*
+ * Access-line times are local, with the zone's offset, and agree with localtime_r() and
+ * strftime("%z") from 1900 to 2200, in zones with and without daylight saving. The zones are
+ * POSIX TZ strings, which need no tzdata.
+ */
+static void test_access_time_vs_localtime(void **state)
 {
     (void)state;
+    static const char *const zones[] = {"UTC0", "XST-05:30", "CET-1CEST,M3.5.0,M10.5.0/3",
+                                        "PST8PDT,M3.2.0,M11.1.0", "NST3:30NDT,M3.2.0,M11.1.0"};
     const time_t lo = -2208988800, span = 9467280000; /* 1900-01-01, 300 years */
     time_t fixed[] = {0,
                       -1,
                       951782400 /* 2000-03-01 */,
                       951868799,
                       1709251199 /* 2024-02-29 */,
+                      1711846800 /* 2024-03-31 01:00 UTC: CET becomes CEST */,
+                      1711846799,
                       4107542399 /* 2100-02-28 23:59:59 */,
                       T_EXAMPLE,
                       lo};
     char out[LOG_LINE_MAX], want[64];
-    for (size_t i = 0; i < 200000; i++) {
-        time_t t = i < sizeof(fixed) / sizeof(fixed[0]) ? fixed[i] : lo + (time_t)(rnd() % span);
-        struct tm tm;
-        assert_non_null(gmtime_r(&t, &tm));
-        size_t wn = strftime(want, sizeof(want), "[%d/%b/%Y:%H:%M:%S +0000]", &tm);
-        struct log_access a = {.time = t, .status = 200};
-        size_t n = log_format_access(out, sizeof(out), &a);
-        assert_true(n > 6 + wn);
-        if (memcmp(out + 6, want, wn) != 0)
-            fail_msg("time %lld: got %.*s, want %s", (long long)t, (int)wn, out + 6, want);
+    for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
+        setenv("TZ", zones[z], 1);
+        tzset();
+        /* The formatter keeps one second per thread, and a server's zone never changes while it
+         * runs: a time none of the checks uses makes it convert afresh in the new zone. */
+        struct log_access flush = {.time = -987654321 - (time_t)z, .status = 200};
+        log_format_access(out, sizeof(out), &flush);
+        for (size_t i = 0; i < 40000; i++) {
+            time_t t =
+                i < sizeof(fixed) / sizeof(fixed[0]) ? fixed[i] : lo + (time_t)(rnd() % span);
+            struct tm tm;
+            assert_non_null(localtime_r(&t, &tm));
+            size_t wn = strftime(want, sizeof(want), "[%d/%b/%Y:%H:%M:%S %z]", &tm);
+            struct log_access a = {.time = t, .status = 200};
+            size_t n = log_format_access(out, sizeof(out), &a);
+            assert_true(n > 6 + wn);
+            if (memcmp(out + 6, want, wn) != 0)
+                fail_msg("TZ %s, time %lld: got %.*s, want %s", zones[z], (long long)t, (int)wn,
+                         out + 6, want);
+        }
     }
+    setenv("TZ", "UTC0", 1);
+    tzset();
+    struct log_access flush = {.time = -987654320, .status = 200};
+    log_format_access(out, sizeof(out), &flush);
 }
 
 /* ---- The error log ---- */
@@ -898,7 +920,7 @@ int main(void)
         cmocka_unit_test(test_access_hostile),
         cmocka_unit_test(test_access_long_fields),
         cmocka_unit_test(test_access_small_buffer),
-        cmocka_unit_test(test_access_time_vs_gmtime),
+        cmocka_unit_test(test_access_time_vs_localtime),
         cmocka_unit_test(test_error_lines),
         cmocka_unit_test(test_sync_lines),
         cmocka_unit_test(test_open_appends),
@@ -915,5 +937,8 @@ int main(void)
         cmocka_unit_test(test_reopen_failure),
         cmocka_unit_test(test_off),
     };
+    /* The expected lines are written in UTC, whatever zone the machine is set to. */
+    setenv("TZ", "UTC0", 1);
+    tzset();
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
