@@ -49,6 +49,38 @@ def check_late(condition, message):
         raise LateFailure(message)
 
 
+LATE_ATTEMPTS = 3  # a test that fails only by being late runs up to this many times
+
+
+def retry_late(attempt, late, attempts=LATE_ATTEMPTS):
+    """Returns attempt()'s value, calling it again while it fails only by being late, up to
+    `attempts` times in all. Each late attempt's LateFailure is appended to the list `late`, for
+    the report of a pass that came after them. When every attempt is late, the last LateFailure
+    is raised, with the earlier ones as notes. Any other exception (a close before its time is
+    a plain Failure) is raised at once: never retried."""
+    while True:
+        try:
+            return attempt()
+        except LateFailure as e:
+            if len(late) + 1 >= attempts:
+                for n, x in enumerate(late, 1):
+                    e.add_note(f'attempt {n} of {attempts} was late too: {x}')
+                raise
+            late.append(e)
+
+
+def runqueue_seconds(pid=None):
+    """How long a thread has waited, runnable, for a CPU (the second field of schedstat): the
+    calling thread's, or the main thread's of process pid. The difference of two readings is
+    the scheduling delay between them. None where the kernel does not report it."""
+    path = '/proc/thread-self/schedstat' if pid is None else f'/proc/{pid}/schedstat'
+    try:
+        with open(path) as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 class Skip(Exception):
     """A test or scenario that cannot run here (a tool is missing): reported, not a failure."""
 
@@ -92,14 +124,16 @@ def ms(seconds):
     return f'{seconds * 1000:.1f} ms'
 
 
-def wait_until(predicate, timeout, what, interval=0.005):
-    """Polls predicate until it returns something true, which is returned."""
+def wait_until(predicate, timeout, what, interval=0.005, late=False):
+    """Polls predicate until it returns something true, which is returned. With late, running
+    out of time is a LateFailure (retried), not a Failure."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
-        check(time.monotonic() < deadline, f'timed out after {timeout:.1f} s waiting for {what}')
+        (check_late if late else check)(time.monotonic() < deadline,
+                                        f'timed out after {timeout:.1f} s waiting for {what}')
         time.sleep(interval)
 
 
