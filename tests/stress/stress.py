@@ -331,7 +331,7 @@ class Server(Process):
                 return parse_report(text, 'status')
             return None
 
-        return wait_until(ready, 10, 'the SIGUSR1 report', 0.02)
+        return wait_until(ready, 10, 'the SIGUSR1 report', 0.02, late=True)
 
     def stop(self, timeout=STOP_TIMEOUT):
         """SIGTERM; exit status 0, no sanitizer report; returns the final counters."""
@@ -468,8 +468,8 @@ class Flock:
                 else:
                     raise Failure(f'connect #{p.idx}: {os.strerror(err)}')
             self.poll(0.01)
-            check(time.monotonic() < deadline,
-                  f'{self.pending} connections still not established after {timeout:.0f} s')
+            check_late(time.monotonic() < deadline,
+                       f'{self.pending} connections still not established after {timeout:.0f} s')
         check(not self.connect_errors, f'{len(self.connect_errors)} connects failed: '
               f'{self.connect_errors[:5]}')
         return self.peers[start:]
@@ -675,7 +675,7 @@ class LatencyClient:
         try:
             out, _ = self.child.proc.communicate(b'stop\n', timeout=30)
         except subprocess.TimeoutExpired:
-            raise Failure('the latency client did not stop') from None
+            raise LateFailure('the latency client did not stop within 30 s') from None
         finally:
             self.child.close()
         lines = out.decode().strip().splitlines()
@@ -690,8 +690,8 @@ def measure_latency(port, root, seconds):
     lc = LatencyClient(port, root)
     time.sleep(seconds)
     samples = lc.stop()
-    check(len(samples) > seconds * LAT_CONNS * LAT_RATE * 0.5,
-          f'only {len(samples)} requests in {seconds} s: the steady clients were starved')
+    check_late(len(samples) > seconds * LAT_CONNS * LAT_RATE * 0.5,
+               f'only {len(samples)} requests in {seconds} s: the steady clients were starved')
     return [lat for _, lat in samples]
 
 
@@ -750,8 +750,8 @@ def scenario_slowloris(ctx, root):
         flock.close_all()
 
         loaded = [lat for sent, lat in samples if t_start <= sent <= t_end]
-        check(len(loaded) > (t_end - t_start) * LAT_CONNS * LAT_RATE * 0.5,
-              f'only {len(loaded)} steady requests in {t_end - t_start:.1f} s: starved')
+        check_late(len(loaded) > (t_end - t_start) * LAT_CONNS * LAT_RATE * 0.5,
+                   f'only {len(loaded)} steady requests in {t_end - t_start:.1f} s: starved')
         p99_1 = pct(loaded, 99)
         ctx.fig(f'with {n} slow clients (--header-timeout {t}s), {t_end - t_start:.1f} s from '
                 f'the first connect to the last close: {len(loaded)} requests, p50 '
@@ -823,9 +823,13 @@ def open_idle_flood(port, m):
     flock.request = build_request('GET', '/small.txt')
     busy = flock.connect(m - m // 2)
     flock.drive(lambda: all(p.resp_at or p.closed_at for p in busy), time.monotonic() + 30)
-    bad = [p for p in busy if p.status != 200 or p.resp_at is None]
+    # Answered otherwise than 200, or closed unanswered: wrong. Still waiting: late.
+    bad = [p for p in busy if p.status != 200 and (p.resp_at is not None or p.closed_at)]
     check(not bad, f'{len(bad)} of the requests before idling failed: {bad[0].status} '
           f'{bad[0].how} {bytes(bad[0].buf[:100])!r}' if bad else '')
+    unanswered = sum(1 for p in busy if p.resp_at is None)
+    check_late(not unanswered, f'{unanswered} of the requests before idling not answered '
+               'within 30 s')
     return flock, silent, busy
 
 
@@ -851,7 +855,7 @@ def scenario_idle(ctx, root):
         # The server counts a connection idle once its response is written out, which may be
         # a moment after the client has it.
         st = wait_until(lambda: (lambda st: st if st['open.idle'] >= m - half else None)(
-            s.status()), 5, 'the server to count every answered connection idle', 0.05)
+            s.status()), 5, 'the server to count every answered connection idle', 0.05, late=True)
         rss_peak = s.rss_kib()
         counters = brief(st, 'accepted open.head open.idle')
         ctx.fig(f'{m} connections ({half} silent, {m - half} idle after one request) open in '
@@ -986,8 +990,9 @@ def fds_wave(ctx, s, phase, path, wave, most, emfile, reserve0):
     check(emfile or streaming >= most // 10, f'only {streaming} responses streaming: the loops '
           f'left no fds for their files')
     waiting = [p for p in peers if not settled(p)]
-    check(emfile or not waiting, f'{len(waiting)} clients got neither an answer nor a close '
-          f'within 10 s, though the server stayed within its share of the fds (accept() failed?)')
+    check_late(emfile or not waiting, f'{len(waiting)} clients got neither an answer nor a '
+               f'close within 10 s, though the server stayed within its share of the fds '
+               f'(accept() failed?)')
 
     # Release: the served ones leave; those still waiting must now get an answer.
     now = time.monotonic()
@@ -999,9 +1004,9 @@ def fds_wave(ctx, s, phase, path, wave, most, emfile, reserve0):
         ctx.fig(f'{phase} wave {wave + 1}: released the {len(held)} served; the {len(waiting)} '
                 f'with no answer yet got '
                 f'{dict(collections.Counter(describe(p) for p in waiting))} 10 s later')
-    check(not stuck, f'{len(stuck)} clients got neither an answer nor a close 10 s after the '
-          f'load was released, with the fds free again (stranded in the listen backlog; '
-          f'/dev/null fds {s.devnull_fds()}, {reserve0} before: a reserve fd lost?)')
+    check_late(not stuck, f'{len(stuck)} clients got neither an answer nor a close 10 s after '
+               f'the load was released, with the fds free again (stranded in the listen backlog; '
+               f'/dev/null fds {s.devnull_fds()}, {reserve0} before: a reserve fd lost?)')
     flock.close_all()
 
 
@@ -1042,7 +1047,8 @@ def fds_phase(ctx, root, phase, path, extra, nofile, lowered, waves, what):
             except (Failure, OSError):
                 return False
 
-        wait_until(served, 10, f'GET {path} to be served right after the release', 0.2)
+        wait_until(served, 10, f'GET {path} to be served right after the release', 0.2,
+                   late=True)
         get_checked(s.port, root, '/small.txt', 'after the release')
         fds = s.wait_sockets(base['socket'], 10, 'after the release')
         reserve1 = s.devnull_fds()
@@ -1325,7 +1331,7 @@ def wrk_result(child, timeout):
         out, _ = child.proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         child.close()
-        raise Failure(f'wrk still running {timeout:.0f} s later') from None
+        raise LateFailure(f'wrk still running {timeout:.0f} s later') from None
     rc = child.proc.returncode
     child.close()
     text = out.decode(errors='replace')
@@ -1349,7 +1355,7 @@ def scenario_soak(ctx, root):
         warm, _ = wrk_result(start_wrk(root, s.port, 2, conns, cfg['warm_seconds']),
                              cfg['warm_seconds'] + 60)
         wait_until(lambda: sum(v for k, v in s.status().items() if k.startswith('open.')) == 0,
-                   15, 'the warm-up connections to close', 0.2)
+                   15, 'the warm-up connections to close', 0.2, late=True)
         base = s.settled_fds()
         rss0 = s.rss_kib()
         ctx.fig(f'warm-up: {warm["requests"]} requests in {cfg["warm_seconds"]} s; fds {base}, '
@@ -1367,10 +1373,12 @@ def scenario_soak(ctx, root):
                 f'{res["connect"]} read {res["read"]} write {res["write"]} timeout '
                 f'{res["timeout"]}, non-2xx/3xx {res["status"]}; server CPU {cpu:.1f} s')
         errors = {k: res[k] for k in ('connect', 'read', 'write', 'timeout', 'status') if res[k]}
-        check(not errors, f'wrk reported errors {errors}:\n{text}')
+        # A request unanswered for wrk's --timeout (10 s) alone is lateness.
+        (check_late if set(errors) == {'timeout'} else check)(
+            not errors, f'wrk reported errors {errors}:\n{text}')
         check(res['requests'] > 0, 'wrk made no request')
         wait_until(lambda: sum(v for k, v in s.status().items() if k.startswith('open.')) == 0,
-                   15, 'the load\'s connections to close', 0.2)
+                   15, 'the load\'s connections to close', 0.2, late=True)
         fds = s.wait_sockets(base['socket'], 10, 'after the soak')
         time.sleep(1)
         rss1 = s.rss_kib()
@@ -1487,7 +1495,7 @@ def scenario_shutdown(ctx, root):
             downloads.append(PacedDownload(curl, f'http://{HOST}:{s.port}/f10m.bin',
                                            os.path.join(root.base, f'download{i}.fifo'), rate))
         wait_until(lambda: all(d.got >= 256 * KIB for d in downloads), 15,
-                   'the downloads to start', 0.02)
+                   'the downloads to start', 0.02, late=True)
         st = s.status()
         sizes = [d.got for d in downloads]
         t_sig = time.monotonic()
@@ -1505,7 +1513,7 @@ def scenario_shutdown(ctx, root):
                 attempts[new_connection_refused(s.port)] += 1
                 next_try = time.monotonic() + 0.25
             time.sleep(0.01)
-        check(exit_at is not None, f'the server still runs {sd + 15} s after SIGTERM')
+        check_late(exit_at is not None, f'the server still runs {sd + 15} s after SIGTERM')
         rc = s.proc.returncode
         took = exit_at - t_sig
         wrk.proc.send_signal(signal.SIGINT)
