@@ -506,7 +506,8 @@ def test_fd_reuse_keeps_new_deadline(ctx):
         fd_b = server.fd_of(b)
         fleet.send(b)
         check_late(b.last_send < sent_a + ctx.idle,
-                   f'B spoke {ms(b.last_send - sent_a)} after A, past A\'s deadline: nothing tested')
+                   f'B spoke {ms(b.last_send - sent_a)} after A, past A\'s deadline: nothing '
+                   'tested')
         fleet.wait(lambda: b.eof_at, ctx.idle + ctx.tick + 2, 'B\'s idle close')
         # Closed at A's old deadline, B would be closed well under T after its own message.
         delays = ctx.check_idle_closed([b])
