@@ -41,6 +41,7 @@ static const struct mime_entry table[] = {
     {"m4a", "audio/mp4"},
     {"map", "application/json"},
     {"md", "text/markdown" UTF8}, /* RFC 7763 makes charset required */
+    {"md5", "text/plain" UTF8},   /* checksum lists (md5sum's output), shown, not downloaded */
     {"mjs", "text/javascript" UTF8},
     {"mkv", "video/x-matroska"},
     {"mov", "video/quicktime"},
@@ -56,6 +57,8 @@ static const struct mime_entry table[] = {
     {"pdf", "application/pdf"},
     {"png", "image/png"},
     {"rss", "application/rss+xml"},
+    {"sha256", "text/plain" UTF8}, /* sha256sum's output */
+    {"sha512", "text/plain" UTF8},
     {"svg", "image/svg+xml"},
     {"tar", "application/x-tar"},
     {"tgz", "application/gzip"},

@@ -33,6 +33,10 @@ static const struct mime_case cases[] = {
     {"feed.xml", "text/xml; charset=utf-8"},
     {"data.csv", "text/csv; charset=utf-8"},
     {"README.md", "text/markdown; charset=utf-8"},
+    /* Checksum lists, which nginx's mime.types leaves to the default (a download). */
+    {"sample-4MiB.bin.sha256", "text/plain; charset=utf-8"},
+    {"a.iso.SHA512", "text/plain; charset=utf-8"},
+    {"a.tar.md5", "text/plain; charset=utf-8"},
     /* Structured text without one. */
     {"data.json", "application/json"},
     {"app.js.map", "application/json"},
