@@ -8,19 +8,34 @@ PORT       ?= 9006
 # (stress soak, shutdown, slowloris) are marked RUN_SERIAL and run alone.
 CTEST_JOBS ?= $(shell echo $$(($(JOBS) + 1)))
 CTEST       = ctest --output-on-failure -j$(CTEST_JOBS) --timeout 300
+# cmake --build runs make again below this one: without this, every level prints its
+# "make[N]: Entering directory" lines.
+MAKEFLAGS  += --no-print-directory
 
-.PHONY: all deps build site run run-echo test test-release asan bench bench-http-quick format format-check stress clean
+.PHONY: all deps deps-test build build-tests site run run-echo test test-release test-site asan \
+	bench bench-http-quick format format-check stress clean
 
 all: build
 
+# What building and serving need: a compiler, cmake, python3 (scripts/gen_site.py).
 deps:
 	@scripts/deps.sh build
 
+# ... and what the tests need besides: cmocka, curl, clang-format, wrk, valgrind, chromium.
+deps-test:
+	@scripts/deps.sh test
+
+# The server, idle_echo and bench_timers, without the tests (they need cmocka).
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DTINYWEB_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
-# The bundled site's generated files (an image and a download).
+# The same build directory with the tests.
+build-tests: deps-test
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DTINYWEB_TESTS=ON >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+# The bundled site's generated files (an image, a download and the favicon).
 site:
 	@python3 scripts/gen_site.py
 
@@ -29,22 +44,28 @@ run: build site
 	@echo "tinyweb: open http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
 	@$(BUILD)/tinyweb --root www --listen $(HOST):$(PORT)
 
-# Seed 000's idle-connection echo server rebuilt on the core.
+# Seed 000's idle-connection echo server rebuilt on the core; deps.sh echo adds nc
+# (netcat-openbsd) to talk to it.
 run-echo: build
+	@scripts/deps.sh echo
 	@echo "idle_echo on $(HOST):$(PORT) (try: nc $(HOST) $(PORT)); Ctrl-C stops it"
 	@$(BUILD)/idle_echo $(HOST) $(PORT)
 
-# Every test, in the optimised build and again under ASan + UBSan (with the validator on).
-test: test-release asan format-check
+# Every test, in the optimised build and again under ASan + UBSan (with the validator on), and
+# the bundled site in a real browser.
+test: test-release asan format-check test-site
 
-test-release: build
-	@scripts/deps.sh test
+test-release: build-tests
 	@cd $(BUILD) && $(CTEST)
 
-asan: deps
-	@scripts/deps.sh test
+# The bundled site as a phone shows it (headless Chromium, 320 and 375 px wide): no sideways
+# scrolling, and a visit to / asks for nothing that is not there (favicon.ico).
+test-site: build-tests site
+	@python3 scripts/gen_site.py --check $(BUILD)/tinyweb
+
+asan: deps-test
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTINYWEB_SANITIZE=ON \
-		-DTINYWEB_VALIDATE=ON >/dev/null
+		-DTINYWEB_VALIDATE=ON -DTINYWEB_TESTS=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CTEST)
@@ -70,9 +91,11 @@ stress: build
 	@python3 tests/stress/stress.py --scenario all --scale full --binary $(BUILD)/tinyweb
 
 format:
+	@scripts/deps.sh format
 	@git ls-files '*.c' '*.h' | xargs clang-format -i
 
-format-check: deps
+format-check:
+	@scripts/deps.sh format
 	@git ls-files '*.c' '*.h' | xargs -r clang-format --dry-run --Werror
 	@echo "format-check: clean"
 

@@ -1,22 +1,32 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that tinyweb's build, tests and benchmarks need, when missing.
-# Usage: scripts/deps.sh [build|test|bench|fuzz]   (build: compiler, cmake, cmocka, python3;
-# test: + wrk and valgrind for the stress tests; bench: + what `make bench` needs: wrk, the peers
-# h2o and nginx-light, pgrep (procps) and taskset (util-linux); fuzz: + clang 14, its sanitizer
-# and libFuzzer runtimes, llvm-symbolizer)
+# Usage: scripts/deps.sh [build|echo|format|test|bench|fuzz]
+#   build:  what building and serving need (make build, make run): compiler, cmake, python3
+#   echo:   build + nc (netcat-openbsd), to talk to idle_echo (make run-echo)
+#   format: clang-format (make format, make format-check)
+#   test:   build + cmocka (unit tests), curl, clang-format, wrk and valgrind (stress tests),
+#           chromium (the bundled site at phone width)
+#   bench:  build + what `make bench` needs: wrk, the peers h2o and nginx-light, pgrep (procps)
+#           and taskset (util-linux)
+#   fuzz:   build + clang 14, its sanitizer and libFuzzer runtimes, llvm-symbolizer
 # As root it runs apt-get; otherwise it prints the exact command and exits 1.
 set -euo pipefail
 
-want=(gcc libc6-dev make cmake pkg-config libcmocka-dev python3 clang-format curl)
+build=(gcc libc6-dev make cmake python3)
 case "${1:-build}" in
-test) want+=(wrk valgrind) ;;
-bench) want+=(wrk h2o nginx-light procps util-linux) ;;
-esac
+build) want=("${build[@]}") ;;
+echo) want=("${build[@]}" netcat-openbsd) ;;
+format) want=(clang-format) ;;
+test) want=("${build[@]}" pkg-config libcmocka-dev curl clang-format wrk valgrind chromium) ;;
+bench) want=("${build[@]}" wrk h2o nginx-light procps util-linux) ;;
 # libclang-rt-14-dev (libFuzzer, ASan, UBSan) is only recommended by clang-14, and installs here
 # run without recommends; llvm-14 has the symbolizer that puts file:line in crash reports.
-if [ "${1:-build}" = fuzz ]; then
-  want+=(clang-14 libclang-rt-14-dev llvm-14)
-fi
+fuzz) want=("${build[@]}" clang-14 libclang-rt-14-dev llvm-14) ;;
+*)
+  echo "usage: scripts/deps.sh [build|echo|format|test|bench|fuzz]" >&2
+  exit 2
+  ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
