@@ -1,0 +1,119 @@
+/*
+ * The handler table: the HTTP/1 state machine (http_conn) parses and frames each request, then
+ * this table picks the handler that answers it, by path (exact, or a prefix) and method. Static
+ * files are the catch-all handler; others (/status) take the paths they register.
+ *
+ * The table is built once (before the loops run, or as part of new settings on a reload) and
+ * read by every loop without locks. Its cost on the request path: with no routes, none; with
+ * some, one memcmp against the prefix that all their paths share (the gate, "/status" for the
+ * status routes), which nearly every request of a static site fails at its first bytes.
+ *
+ * A handler answers through the small response API at the end of this file, implemented by the
+ * state machine: status, content type, extra header fields and a body from memory. Paths are
+ * compared as the client sent them, percent-encoding included, without the query.
+ */
+#ifndef TINYWEB_HTTP_HTTP_ROUTE_H
+#define TINYWEB_HTTP_HTTP_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "http/http_parser.h"
+
+/* The request being answered, on its connection. Opaque: owned by the state machine. */
+struct http_exchange;
+
+/* Answers req through the response API below: 0, or -errno (the connection is then closed). */
+typedef int (*http_handler_fn)(struct http_exchange *x, const struct http_request *req, void *ctx);
+
+/* A method's bit in a route's method set. */
+#define HTTP_METHOD_BIT(m) (1u << (m))
+#define HTTP_METHODS_READ  (HTTP_METHOD_BIT(HTTP_GET) | HTTP_METHOD_BIT(HTTP_HEAD))
+
+/* The most routes a table holds, besides its catch-all. */
+#define HTTP_ROUTES_MAX 16
+
+struct http_route {
+    const char *path; /* the route's own copy: starts with '/' */
+    size_t len;
+    bool prefix;      /* every path that starts with it, not only this one */
+    uint32_t methods; /* HTTP_METHOD_BIT()s */
+    http_handler_fn handle;
+    void *ctx;
+};
+
+/* Routes, matched in the order added, then the catch-all. Copied by value. */
+struct http_routes {
+    size_t n;
+    struct http_route routes[HTTP_ROUTES_MAX];
+    size_t gate_len; /* the longest prefix every route's path shares: routes[0].path[0, gate) */
+    struct http_route fallback; /* path and prefix unused: it takes whatever else comes */
+};
+
+/* What http_routes_match() found. */
+struct http_match {
+    const struct http_route *route; /* NULL: a route has the path, but not for this method */
+    uint32_t allowed;               /* then: the methods the path's routes take (for Allow) */
+};
+
+/* An empty table whose catch-all is fallback (for methods). */
+void http_routes_init(struct http_routes *r, http_handler_fn fallback, void *ctx, uint32_t methods);
+
+/*
+ * Adds a route for path (NUL-terminated, starting with '/'; the table keeps the pointer, which
+ * must outlive it). 0, -EINVAL for a path that does not start with '/', -E2BIG when full. O(1).
+ */
+int http_routes_add(struct http_routes *r, const char *path, bool prefix, uint32_t methods,
+                    http_handler_fn handle, void *ctx);
+
+/* The routes past the gate. O(routes). */
+struct http_match http_routes_match_slow(const struct http_routes *r, const char *path, size_t len,
+                                         enum http_method m);
+
+/*
+ * Picks the handler of a request for path[0, len) (http_request.path) and method m: the first
+ * route whose path matches and that takes m; failing any route for the path, the catch-all if
+ * it takes m; otherwise a NULL route and the methods allowed (answer 405 with them). Inline and
+ * nearly free when only the catch-all matches: one length check and a memcmp of the gate.
+ */
+static inline struct http_match http_routes_match(const struct http_routes *r, const char *path,
+                                                  size_t len, enum http_method m)
+{
+    if (r->n == 0 || len < r->gate_len || memcmp(path, r->routes[0].path, r->gate_len) != 0) {
+        bool ok = r->fallback.methods & HTTP_METHOD_BIT(m);
+        return (struct http_match){ok ? &r->fallback : NULL, r->fallback.methods};
+    }
+    return http_routes_match_slow(r, path, len, m);
+}
+
+/* Writes the methods of a set as an Allow value ("GET, HEAD"); returns the length (< cap). */
+size_t http_methods_format(uint32_t methods, char *out, size_t cap);
+
+/*
+ * The response API, for handlers; implemented by the state machine (http_conn.c). Each answers
+ * the exchange once: the response is queued, then sent as the connection allows.
+ */
+
+/* A response from memory. */
+struct http_reply {
+    int status;
+    const char *content_type; /* NULL: no Content-Type */
+    const char *headers;      /* extra fields, each "Name: value\r\n", or NULL */
+    const char *body;         /* copied; a HEAD request gets its length, not its bytes */
+    size_t body_len;
+};
+
+/* Queues r as the response. 0, or -ENOMEM. Costs one copy of the head and body. */
+int http_reply_send(struct http_exchange *x, const struct http_reply *r);
+
+/* Queues the standard error page of status; why (NULL: nothing) goes to the error log with the
+ * client and request line, as the server's own 403s and 404s do. 0, or -ENOMEM. */
+int http_reply_error(struct http_exchange *x, int status, const char *why);
+
+/* The peer's address (AF_INET or AF_INET6). */
+const struct sockaddr *http_exchange_peer(const struct http_exchange *x);
+
+#endif
