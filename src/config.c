@@ -1,11 +1,15 @@
 /*
- * Command line and defaults. TinyWebServer's short options keep their meaning; everything else
- * is a long option. Every bad value is refused with one line naming the option (exit 2).
+ * The options table and everything it drives. See config.h.
+ *
+ * Each option is one row: its names, the text of --help and of the example file, its default as
+ * written in the file, how its value is parsed and where it is stored, and whether a reload may
+ * change it. Adding an option is adding a row (and the field it fills).
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -18,124 +22,45 @@
 
 #define TINYWEB_VERSION "0.1.0"
 #define DAY_MS          (24u * 3600 * 1000)
+#define LINE_MAX_BYTES  4096
+#define HELP_COLUMN     29
+#define HELP_WIDTH      99
 
-static const char usage_text[] =
-    "usage: tinyweb [options]\n"
-    "Serves the files under --root over HTTP/1.1.\n"
-    "\n"
-    "TinyWebServer's options:\n"
-    "  -p PORT            port to listen on (default 9006; 0 picks a free one)\n"
-    "  -m 0|1|2|3         epoll trigger mode, listener+connections: 0 LT+LT, 1 LT+ET, 2 ET+LT,\n"
-    "                     3 ET+ET (default 3)\n"
-    "  -o 0|1             1: close every connection gracefully (shut down writing, drain\n"
-    "                     what the client still sends, then close); 0: only when needed\n"
-    "                     (default 0)\n"
-    "  -t THREADS         event loops, one thread each (default: online CPUs)\n"
-    "  -c 0|1             1: logging off (default 0)\n"
-    "  -l 0|1             log writes: 0 synchronous, 1 from a background thread (default 0)\n"
-    "\n"
-    "  --root DIR                 document root (default www)\n"
-    "  --listen ADDR:PORT         address to listen on: 0.0.0.0:9006 (default), 127.0.0.1:80,\n"
-    "                             [::1]:8080\n"
-    "  --timer fifo|list          timer container: fifo, O(1) per activity (default); list, the\n"
-    "                             seeds' sorted list\n"
-    "  --tick epoll|timerfd|alarm what wakes the loops to expire timers (default epoll);\n"
-    "                             alarm is the seeds' SIGALRM and needs -t 1\n"
-    "  --tick-ms DURATION         tick period and timeout granularity (default 100ms)\n"
-    "  --header-timeout DURATION  a request head must arrive whole within it (default 10s)\n"
-    "  --body-timeout DURATION    longest pause while reading a request body (default 30s)\n"
-    "  --send-timeout DURATION    longest pause while the client takes a response (default 30s)\n"
-    "  --idle-timeout DURATION    keep-alive: longest wait for the next request (default 15s)\n"
-    "  --shutdown-timeout DURATION  on SIGTERM, how long responses in flight may take to\n"
-    "                             finish (default 10s)\n"
-    "  --sendfile on|off|SIZE     file bodies read from disk go by sendfile(2) (on), by pread +\n"
-    "                             writev (off), or by sendfile from SIZE up (default off: faster\n"
-    "                             for clients here; files in the file cache go from memory)\n"
-    "  --file-cache N             files kept open and small files kept in memory, per loop\n"
-    "                             (default 1024; 0: open every file per request)\n"
-    "  --file-cache-bytes SIZE    memory for cached files per loop (default 32m); a file is\n"
-    "                             kept in memory up to 1/16 of it\n"
-    "  --file-cache-valid DURATION  how long a cached file is trusted before it is checked\n"
-    "                             again (default 1s; 0: on every request)\n"
-    "  --max-connections N        open connections, all loops together (default 10000)\n"
-    "  --max-header-bytes SIZE    request line and headers (default 16k; over it: 431)\n"
-    "  --max-headers N            header fields (default 100; over it: 431)\n"
-    "  --max-uri-bytes SIZE       request target (default 8k; over it: 414)\n"
-    "  --max-body-bytes SIZE      request body (default 1m; over it: 413)\n"
-    "  --access-log FILE|-|off    Combined Log Format (default -, standard output)\n"
-    "  --error-log FILE|-         errors and warnings (default -, standard error)\n"
-    "  --log-not-found on|off     a line in the error log for every 404, as for every 403 and\n"
-    "                             5xx (default on)\n"
-    "  --user NAME                started as root: switch to this account (and its groups)\n"
-    "                             once the port is bound and the logs and root are open\n"
-    "  -h, --help                 this text\n"
-    "  -V, --version              the version\n"
-    "\n"
-    "DURATION: 500ms, 15s, 2m (a bare number means seconds). SIZE: 512, 64k, 1m.\n"
-    "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reopens the log files.\n";
+/* How a value is parsed, and into what. */
+enum kind {
+    K_FLAG,     /* 0 or 1, into a bool */
+    K_ONOFF,    /* on or off, into a bool */
+    K_UINT,     /* a decimal integer in [min, max], into a uint64_t */
+    K_SIZE,     /* "64k", in [min, max], into a uint64_t */
+    K_DURATION, /* "15s", from min ms to 24h, into a uint64_t of ms */
+    K_STRING,   /* any text, into a const char * */
+    K_CUSTOM,   /* parse() does it */
+    K_ACTION,   /* command line only: no value stored (-f, -T, -h, -V) */
+};
 
+/* Row flags. */
 enum {
-    OPT_ROOT = 256,
-    OPT_LISTEN,
-    OPT_TIMER,
-    OPT_TICK,
-    OPT_TICK_MS,
-    OPT_HEADER_TIMEOUT,
-    OPT_BODY_TIMEOUT,
-    OPT_IDLE_TIMEOUT,
-    OPT_SEND_TIMEOUT,
-    OPT_SHUTDOWN_TIMEOUT,
-    OPT_MAX_CONNECTIONS,
-    OPT_MAX_HEADER_BYTES,
-    OPT_MAX_HEADERS,
-    OPT_MAX_URI_BYTES,
-    OPT_MAX_BODY_BYTES,
-    OPT_SENDFILE,
-    OPT_FILE_CACHE,
-    OPT_FILE_CACHE_BYTES,
-    OPT_FILE_CACHE_VALID,
-    OPT_ACCESS_LOG,
-    OPT_ERROR_LOG,
-    OPT_USER,
-    OPT_LOG_NOT_FOUND,
+    F_RELOAD = 1,  /* a reload may change it */
+    F_CMDLINE = 2, /* the command line only: not a setting of the file */
 };
 
-static const struct option longopts[] = {
-    {"port", required_argument, NULL, 'p'},
-    {"threads", required_argument, NULL, 't'},
-    {"root", required_argument, NULL, OPT_ROOT},
-    {"listen", required_argument, NULL, OPT_LISTEN},
-    {"timer", required_argument, NULL, OPT_TIMER},
-    {"tick", required_argument, NULL, OPT_TICK},
-    {"tick-ms", required_argument, NULL, OPT_TICK_MS},
-    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
-    {"body-timeout", required_argument, NULL, OPT_BODY_TIMEOUT},
-    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
-    {"send-timeout", required_argument, NULL, OPT_SEND_TIMEOUT},
-    {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT},
-    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
-    {"max-header-bytes", required_argument, NULL, OPT_MAX_HEADER_BYTES},
-    {"max-headers", required_argument, NULL, OPT_MAX_HEADERS},
-    {"max-uri-bytes", required_argument, NULL, OPT_MAX_URI_BYTES},
-    {"max-body-bytes", required_argument, NULL, OPT_MAX_BODY_BYTES},
-    {"sendfile", required_argument, NULL, OPT_SENDFILE},
-    {"file-cache", required_argument, NULL, OPT_FILE_CACHE},
-    {"file-cache-bytes", required_argument, NULL, OPT_FILE_CACHE_BYTES},
-    {"file-cache-valid", required_argument, NULL, OPT_FILE_CACHE_VALID},
-    {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
-    {"error-log", required_argument, NULL, OPT_ERROR_LOG},
-    {"user", required_argument, NULL, OPT_USER},
-    {"log-not-found", required_argument, NULL, OPT_LOG_NOT_FOUND},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
+struct opt_def {
+    const char *name; /* the long option and the file's key */
+    int short_name;   /* 0: none */
+    const char *arg;  /* the value's name in --help; NULL: takes no value */
+    const char *help; /* one sentence, wrapped by --help */
+    const char *def;  /* the default as the file would say it; NULL: none to show */
+    uint8_t kind, flags;
+    size_t off, size; /* the field in struct config (for K_CUSTOM: what reload compares) */
+    uint64_t min, max;
+    /* K_CUSTOM: 0, or -EINVAL with the expectation in why. */
+    int (*parse)(struct config *cfg, const char *value, char *why, size_t whylen);
+    const char *expect; /* K_STRING/K_UINT/...: what a bad value is told (NULL: generic) */
 };
 
-static int bad(FILE *err, const char *opt, const char *value, const char *why)
-{
-    fprintf(err, "tinyweb: %s '%s': %s (see --help)\n", opt, value, why);
-    return 2;
-}
+#define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
+
+/* ---- Custom parsers ---- */
 
 /* Parses a decimal integer in [min, max]. */
 static int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -151,7 +76,7 @@ static int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return 0;
 }
 
-static int parse_port(const char *s, char *out, size_t outlen)
+static int parse_port_into(const char *s, char *out, size_t outlen)
 {
     uint64_t port;
     if (parse_uint(s, 0, 65535, &port) != 0)
@@ -160,8 +85,16 @@ static int parse_port(const char *s, char *out, size_t outlen)
     return 0;
 }
 
-/* "0.0.0.0:80", "[::1]:8080", or a bare address (the port stays as it is). */
-static int parse_listen(const char *s, struct config *cfg)
+static int set_port(struct config *cfg, const char *s, char *why, size_t len)
+{
+    if (parse_port_into(s, cfg->port, sizeof(cfg->port)) == 0)
+        return 0;
+    snprintf(why, len, "expected a port from 0 to 65535");
+    return -EINVAL;
+}
+
+/* "0.0.0.0:80", "[::1]:8080", or a bare address (its port then comes from -p). */
+static int parse_listen(const char *s, struct listen_addr *out)
 {
     char host[64];
     const char *port = NULL;
@@ -184,34 +117,360 @@ static int parse_listen(const char *s, struct config *cfg)
         host[n] = '\0';
         port = colon ? colon + 1 : NULL;
     }
-    unsigned char addr[sizeof(struct in6_addr)];
+    unsigned char addr[16];
     if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1)
         return -EINVAL;
-    if (port && parse_port(port, cfg->port, sizeof(cfg->port)) != 0)
+    out->port[0] = '\0';
+    if (port && parse_port_into(port, out->port, sizeof(out->port)) != 0)
         return -EINVAL;
-    snprintf(cfg->host, sizeof(cfg->host), "%s", host);
+    snprintf(out->host, sizeof(out->host), "%s", host);
     return 0;
 }
 
-static int parse_flag(const char *s, bool *out)
+static int set_listen(struct config *cfg, const char *s, char *why, size_t len)
 {
-    if (strcmp(s, "0") != 0 && strcmp(s, "1") != 0)
+    struct listen_addr a;
+    if (parse_listen(s, &a) != 0) {
+        snprintf(why, len,
+                 "expected ADDR:PORT with a numeric address, e.g. 127.0.0.1:9006 or "
+                 "[::1]:9006");
         return -EINVAL;
-    *out = s[0] == '1';
+    }
+    if (cfg->nlisten == CONFIG_LISTEN_MAX) {
+        snprintf(why, len, "more than %d listen addresses", CONFIG_LISTEN_MAX);
+        return -EINVAL;
+    }
+    cfg->listens[cfg->nlisten++] = a;
     return 0;
 }
+
+static int set_mode(struct config *cfg, const char *s, char *why, size_t len)
+{
+    if (parse_uint(s, 0, 3, &cfg->mode) == 0)
+        return 0;
+    snprintf(why, len, "expected 0 (LT+LT), 1 (LT+ET), 2 (ET+LT) or 3 (ET+ET)");
+    return -EINVAL;
+}
+
+static int set_timer(struct config *cfg, const char *s, char *why, size_t len)
+{
+    if (timer_kind_parse(s, &cfg->timer) == 0)
+        return 0;
+    snprintf(why, len, "expected fifo or list");
+    return -EINVAL;
+}
+
+static int set_tick(struct config *cfg, const char *s, char *why, size_t len)
+{
+    if (tick_kind_parse(s, &cfg->tick) == 0)
+        return 0;
+    snprintf(why, len, "expected epoll, timerfd or alarm");
+    return -EINVAL;
+}
+
+static int set_sendfile(struct config *cfg, const char *s, char *why, size_t len)
+{
+    if (strcmp(s, "on") == 0)
+        cfg->sendfile_min = 0;
+    else if (strcmp(s, "off") == 0)
+        cfg->sendfile_min = CONN_SENDFILE_OFF;
+    else if (units_parse_size(s, &cfg->sendfile_min) != 0 ||
+             cfg->sendfile_min > (UINT64_C(1) << 50)) {
+        snprintf(why, len, "expected on, off or a size such as 256k");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int set_error_log(struct config *cfg, const char *s, char *why, size_t len)
+{
+    if (strcmp(s, "off") == 0) {
+        snprintf(why, len, "expected a file or - (use -c 1 for none)");
+        return -EINVAL;
+    }
+    cfg->error_log = s;
+    return 0;
+}
+
+static int set_user(struct config *cfg, const char *s, char *why, size_t len)
+{
+    if (!s[0] || !getpwnam(s)) {
+        snprintf(why, len, "no such user");
+        return -EINVAL;
+    }
+    cfg->user = s;
+    return 0;
+}
+
+/* ---- The table ---- */
+
+static const struct opt_def opts[] = {
+    /* TinyWebServer's options keep their letters. */
+    {"port", 'p', "PORT", "port of the listen addresses given without one; 0 picks a free one",
+     "9006", K_CUSTOM, 0, FIELD(port), 0, 0, set_port, NULL},
+    {"trigger-mode", 'm', "0|1|2|3",
+     "epoll trigger mode, listener+connections: 0 LT+LT, 1 LT+ET, 2 ET+LT, 3 ET+ET", "3", K_CUSTOM,
+     0, FIELD(mode), 0, 0, set_mode, NULL},
+    {"graceful-close", 'o', "0|1",
+     "1: close every connection gracefully (shut down writing, drain what the client still "
+     "sends, then close); 0: only when needed",
+     "0", K_FLAG, F_RELOAD, FIELD(linger), 0, 1, NULL, NULL},
+    {"threads", 't', "THREADS", "event loops, one thread each (default: online CPUs)", NULL, K_UINT,
+     0, FIELD(threads), 1, 256, NULL, "expected 1 to 256 threads"},
+    {"log-off", 'c', "0|1", "1: logging off", "0", K_FLAG, 0, FIELD(log_off), 0, 1, NULL, NULL},
+    {"log-async", 'l', "0|1", "log writes: 0 synchronous, 1 from a background thread", "0", K_FLAG,
+     0, FIELD(log_async), 0, 1, NULL, NULL},
+
+    {"config", 'f', "FILE",
+     "read settings from FILE (one \"name value\" a line, # comments); "
+     "the command line overrides it",
+     NULL, K_ACTION, F_CMDLINE, 0, 0, 0, 0, NULL, NULL},
+    {"test-config", 'T', NULL, "check the configuration and the root, print the result and exit",
+     NULL, K_ACTION, F_CMDLINE, 0, 0, 0, 0, NULL, NULL},
+    {"root", 0, "DIR", "document root", "www", K_STRING, F_RELOAD, FIELD(root), 0, 0, NULL, NULL},
+    {"listen", 0, "ADDR[:PORT]",
+     "address to listen on, e.g. 0.0.0.0:9006, 127.0.0.1:80, [::1]:8080; repeat it for more",
+     "0.0.0.0:9006", K_CUSTOM, 0, FIELD(listens), 0, 0, set_listen, NULL},
+    {"timer", 0, "fifo|list",
+     "timer container: fifo, O(1) per activity; list, the seeds' sorted list", "fifo", K_CUSTOM, 0,
+     FIELD(timer), 0, 0, set_timer, NULL},
+    {"tick", 0, "epoll|timerfd|alarm",
+     "what wakes the loops to expire timers; alarm is the seeds' SIGALRM and needs -t 1", "epoll",
+     K_CUSTOM, 0, FIELD(tick), 0, 0, set_tick, NULL},
+    {"tick-ms", 0, "DURATION", "tick period and timeout granularity", "100ms", K_DURATION, 0,
+     FIELD(tick_ms), 1, DAY_MS, NULL, NULL},
+    {"header-timeout", 0, "DURATION", "a request head must arrive whole within it", "10s",
+     K_DURATION, F_RELOAD, FIELD(header_timeout_ms), 1, DAY_MS, NULL, NULL},
+    {"body-timeout", 0, "DURATION", "longest pause while reading a request body", "30s", K_DURATION,
+     F_RELOAD, FIELD(body_timeout_ms), 1, DAY_MS, NULL, NULL},
+    {"send-timeout", 0, "DURATION", "longest pause while the client takes a response", "30s",
+     K_DURATION, F_RELOAD, FIELD(send_timeout_ms), 1, DAY_MS, NULL, NULL},
+    {"idle-timeout", 0, "DURATION", "keep-alive: longest wait for the next request", "15s",
+     K_DURATION, F_RELOAD, FIELD(idle_timeout_ms), 1, DAY_MS, NULL, NULL},
+    {"shutdown-timeout", 0, "DURATION",
+     "on SIGTERM, SIGINT or SIGQUIT, how long responses in flight may take to finish", "10s",
+     K_DURATION, F_RELOAD, FIELD(shutdown_timeout_ms), 1, DAY_MS, NULL, NULL},
+    {"sendfile", 0, "on|off|SIZE",
+     "file bodies read from disk go by sendfile(2) (on), by pread + writev (off), or by sendfile "
+     "from SIZE up (off is faster for clients here; files in the file cache go from memory)",
+     "off", K_CUSTOM, F_RELOAD, FIELD(sendfile_min), 0, 0, set_sendfile, NULL},
+    {"file-cache", 0, "N",
+     "files kept open and small files kept in memory, per loop (0: open every file per request)",
+     "1024", K_UINT, F_RELOAD, FIELD(file_cache_entries), 0, 1000000, NULL,
+     "expected 0 to 1000000 files"},
+    {"file-cache-bytes", 0, "SIZE",
+     "memory for cached files per loop; a file is kept in memory up to 1/16 of it", "32m", K_SIZE,
+     F_RELOAD, FIELD(file_cache_bytes), 0, UINT64_C(1) << 40, NULL, NULL},
+    {"file-cache-valid", 0, "DURATION",
+     "how long a cached file is trusted before it is checked again (0: on every request)", "1s",
+     K_DURATION, F_RELOAD, FIELD(file_cache_valid_ms), 0, DAY_MS, NULL, NULL},
+    {"max-connections", 0, "N", "open connections, all loops together", "10000", K_UINT, F_RELOAD,
+     FIELD(max_connections), 1, 10000000, NULL, "expected 1 to 10000000"},
+    {"max-header-bytes", 0, "SIZE", "request line and headers (over it: 431)", "16k", K_SIZE,
+     F_RELOAD, FIELD(max_header_bytes), 256, 1024 * 1024, NULL, NULL},
+    {"max-headers", 0, "N", "header fields (over it: 431)", "100", K_UINT, F_RELOAD,
+     FIELD(max_headers), 1, 10000, NULL, "expected 1 to 10000"},
+    {"max-uri-bytes", 0, "SIZE", "request target (over it: 414)", "8k", K_SIZE, F_RELOAD,
+     FIELD(max_uri_bytes), 16, 1024 * 1024, NULL, NULL},
+    {"max-body-bytes", 0, "SIZE", "request body (over it: 413)", "1m", K_SIZE, F_RELOAD,
+     FIELD(max_body_bytes), 0, UINT64_C(1) << 40, NULL, NULL},
+    {"access-log", 0, "FILE|-|off", "Combined Log Format; - is standard output", "-", K_STRING,
+     F_RELOAD, FIELD(access_log), 0, 0, NULL, NULL},
+    {"error-log", 0, "FILE|-", "errors and warnings; - is standard error", "-", K_CUSTOM, F_RELOAD,
+     FIELD(error_log), 0, 0, set_error_log, NULL},
+    {"log-not-found", 0, "on|off",
+     "a line in the error log for every 404, as for every 403 and 5xx", "on", K_ONOFF, F_RELOAD,
+     FIELD(log_not_found), 0, 0, NULL, NULL},
+    {"pid-file", 0, "FILE",
+     "the server's process id, written once the port is bound and removed "
+     "at exit",
+     NULL, K_STRING, 0, FIELD(pid_file), 0, 0, NULL, NULL},
+    {"user", 0, "NAME",
+     "started as root: switch to this account (and its groups) once the port is bound and the "
+     "logs and root are open",
+     NULL, K_CUSTOM, 0, FIELD(user), 0, 0, set_user, NULL},
+    {"example-config", 0, NULL,
+     "print an example configuration file (every setting, commented "
+     "out, with its default) and exit",
+     NULL, K_ACTION, F_CMDLINE, 0, 0, 0, 0, NULL, NULL},
+    {"help", 'h', NULL, "this text", NULL, K_ACTION, F_CMDLINE, 0, 0, 0, 0, NULL, NULL},
+    {"version", 'V', NULL, "the version", NULL, K_ACTION, F_CMDLINE, 0, 0, 0, 0, NULL, NULL},
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static const struct opt_def *find_long(const char *name)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strcmp(opts[i].name, name) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+static void *field(struct config *cfg, const struct opt_def *d)
+{
+    return (char *)cfg + d->off;
+}
+
+/*
+ * Parses value into cfg for d. 0, or -EINVAL with why (what was expected) and noun (what kind
+ * of value: "duration", "size", ...) filled.
+ */
+static int apply(struct config *cfg, const struct opt_def *d, const char *value, char *why,
+                 size_t len, const char **noun)
+{
+    uint64_t v;
+    *noun = "value";
+    switch (d->kind) {
+    case K_FLAG:
+        if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0)
+            break;
+        *(bool *)field(cfg, d) = value[0] == '1';
+        return 0;
+    case K_ONOFF:
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0) {
+            snprintf(why, len, "expected on or off");
+            return -EINVAL;
+        }
+        *(bool *)field(cfg, d) = strcmp(value, "on") == 0;
+        return 0;
+    case K_UINT:
+        *noun = "number";
+        if (parse_uint(value, d->min, d->max, &v) != 0)
+            break;
+        *(uint64_t *)field(cfg, d) = v;
+        return 0;
+    case K_SIZE:
+        *noun = "size";
+        if (units_parse_size(value, &v) != 0 || v < d->min || v > d->max) {
+            snprintf(why, len, "expected a size from %llu to %llu bytes (k, m suffixes)",
+                     (unsigned long long)d->min, (unsigned long long)d->max);
+            return -EINVAL;
+        }
+        *(uint64_t *)field(cfg, d) = v;
+        return 0;
+    case K_DURATION:
+        *noun = "duration";
+        if (units_parse_duration_ms(value, &v) != 0 || v < d->min || v > d->max) {
+            snprintf(why, len,
+                     d->min ? "expected a duration from 1ms to 24h, e.g. 500ms, 15s, 2m"
+                            : "expected a duration from 0 to 24h, e.g. 0, 500ms, 1s");
+            return -EINVAL;
+        }
+        *(uint64_t *)field(cfg, d) = v;
+        return 0;
+    case K_STRING:
+        *(const char **)field(cfg, d) = value;
+        return 0;
+    case K_CUSTOM:
+        return d->parse(cfg, value, why, len);
+    default:
+        break;
+    }
+    snprintf(why, len, "%s",
+             d->expect           ? d->expect
+             : d->kind == K_FLAG ? "expected 0 or 1"
+                                 : "bad value");
+    return -EINVAL;
+}
+
+/* ---- Help and the example file ---- */
+
+/* Writes text from column col (the cursor is there), wrapped at HELP_WIDTH and indented to
+ * indent on the lines after the first. */
+static void put_wrapped(FILE *out, const char *text, int col, int indent, const char *prefix)
+{
+    const char *p = text;
+    while (*p) {
+        const char *end = p;
+        const char *brk = NULL;
+        for (int c = col; *end && (c < HELP_WIDTH || !brk); end++, c++)
+            if (*end == ' ')
+                brk = end;
+        if (!*end)
+            brk = end;
+        fprintf(out, "%.*s\n", (int)(brk - p), p);
+        p = *brk ? brk + 1 : brk;
+        if (*p)
+            col = fprintf(out, "%s%*s", prefix, indent - (int)strlen(prefix), "");
+    }
+}
+
+/* TinyWebServer's letters come first in --help, in a section of their own. */
+static bool from_tinywebserver(const struct opt_def *d)
+{
+    return d->short_name && strchr("pmotcl", d->short_name);
+}
+
+static void usage(FILE *out)
+{
+    fputs("usage: tinyweb [options]\n"
+          "Serves the files under --root over HTTP/1.1.\n"
+          "\n"
+          "TinyWebServer's options:\n",
+          out);
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt_def *d = &opts[i];
+        if (i > 0 && from_tinywebserver(&opts[i - 1]) && !from_tinywebserver(d))
+            fputs("\n", out);
+        char left[64];
+        const char *sp = d->arg ? " " : "", *arg = d->arg ? d->arg : "";
+        if (d->short_name)
+            snprintf(left, sizeof(left), "  -%c, --%s%s%s", d->short_name, d->name, sp, arg);
+        else
+            snprintf(left, sizeof(left), "  --%s%s%s", d->name, sp, arg);
+        int col = fprintf(out, "%s", left);
+        col += fprintf(out, "%*s", col < HELP_COLUMN ? HELP_COLUMN - col : 1, "");
+        char text[512];
+        if (d->def)
+            snprintf(text, sizeof(text), "%s (default %s)", d->help, d->def);
+        else
+            snprintf(text, sizeof(text), "%s", d->help);
+        put_wrapped(out, text, col, HELP_COLUMN, "");
+    }
+    fputs("\nDURATION: 500ms, 15s, 2m (a bare number means seconds). SIZE: 512, 64k, 1m.\n"
+          "The configuration file takes every option above but -f, -T, -h, -V and\n"
+          "--example-config, by its long name: \"idle-timeout 15s\", \"listen 127.0.0.1:8080\".\n"
+          "Signals: SIGTERM, SIGINT and SIGQUIT stop gracefully; SIGHUP reloads the\n"
+          "configuration (and reopens the logs); SIGUSR1 reopens the logs.\n",
+          out);
+}
+
+void config_write_example(FILE *out)
+{
+    fputs("# tinyweb configuration: one setting a line, \"name value\", with the names of the\n"
+          "# long command-line options; '#' starts a comment. Command-line options override\n"
+          "# this file. Every setting below is commented out and shows its default; settings\n"
+          "# marked (reload) change on SIGHUP, the others need a restart.\n"
+          "# Check a file with: tinyweb -f FILE -T\n",
+          out);
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt_def *d = &opts[i];
+        if (d->flags & F_CMDLINE)
+            continue;
+        char text[512];
+        snprintf(text, sizeof(text), "%s%s", d->help, d->flags & F_RELOAD ? " (reload)" : "");
+        fputs("\n# ", out);
+        put_wrapped(out, text, 2, 2, "#");
+        if (d->def)
+            fprintf(out, "#%s %s\n", d->name, d->def);
+        else
+            fprintf(out, "#%s %s\n", d->name, d->arg);
+    }
+}
+
+/* ---- Parsing ---- */
 
 static void set_defaults(struct config *cfg)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     *cfg = (struct config){
         .root = "www",
-        .listen_et = true,
-        .conn_et = true,
-        .threads = cpus > 0 ? (int)cpus : 1,
+        .mode = 3,
+        .threads = cpus > 0 ? (uint64_t)cpus : 1,
         .access_log = "-",
-        .log_not_found = true,
         .error_log = "-",
+        .log_not_found = true,
         .timer = TIMER_FIFO,
         .tick = TICK_EPOLL,
         .tick_ms = 100,
@@ -230,30 +489,112 @@ static void set_defaults(struct config *cfg)
         .file_cache_bytes = 32 * 1024 * 1024,
         .file_cache_valid_ms = 1000,
     };
-    snprintf(cfg->host, sizeof(cfg->host), "0.0.0.0");
     snprintf(cfg->port, sizeof(cfg->port), "9006");
 }
 
-/* A duration from min_ms (0 or 1) to 24h. */
-static int parse_duration(FILE *err, const char *opt, const char *s, uint64_t min_ms, uint64_t *out)
+/* A copy of s that lives as long as cfg. */
+static const char *keep(struct config *cfg, const char *s)
 {
-    if (units_parse_duration_ms(s, out) != 0 || *out < min_ms || *out > DAY_MS)
-        return bad(err, opt, s,
-                   min_ms ? "expected a duration from 1ms to 24h, e.g. 500ms, 15s, 2m"
-                          : "expected a duration from 0 to 24h, e.g. 0, 500ms, 1s");
-    return 0;
+    char **grown = realloc(cfg->strings, (cfg->nstrings + 1) * sizeof(*grown));
+    char *copy = strdup(s);
+    if (!grown || !copy) {
+        free(copy);
+        if (grown)
+            cfg->strings = grown;
+        return NULL;
+    }
+    cfg->strings = grown;
+    cfg->strings[cfg->nstrings++] = copy;
+    return copy;
 }
 
-static int parse_size(FILE *err, const char *opt, const char *s, uint64_t min, uint64_t max,
-                      uint64_t *out)
+static char *trim(char *s)
 {
-    if (units_parse_size(s, out) != 0 || *out < min || *out > max) {
-        char why[96];
-        snprintf(why, sizeof(why), "expected a size from %llu to %llu bytes (k, m suffixes)",
-                 (unsigned long long)min, (unsigned long long)max);
-        return bad(err, opt, s, why);
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* Reads the file's settings into cfg. The number of errors, each printed as FILE:LINE: ... */
+static int read_file(struct config *cfg, const char *path, FILE *err)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        fprintf(err, "tinyweb: cannot read the configuration %s: %s\n", path, strerror(errno));
+        return 1;
     }
-    return 0;
+    char line[LINE_MAX_BYTES + 2];
+    int errors = 0, lineno = 0;
+    bool listen_seen = false;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        size_t n = strlen(line);
+        if (n == sizeof(line) - 1 && line[n - 1] != '\n') {
+            fprintf(err, "%s:%d: line longer than %d bytes\n", path, lineno, LINE_MAX_BYTES);
+            errors++;
+            int c;
+            while ((c = fgetc(f)) != EOF && c != '\n')
+                ;
+            continue;
+        }
+        /* A comment: a line that starts with '#', or '#' after a blank. */
+        for (char *h = line; (h = strchr(h, '#')); h++)
+            if (h == line || h[-1] == ' ' || h[-1] == '\t') {
+                *h = '\0';
+                break;
+            }
+        char *s = trim(line);
+        if (!*s)
+            continue;
+        char *value = s + strcspn(s, " \t");
+        if (*value)
+            *value++ = '\0';
+        value = trim(value);
+        const struct opt_def *d = find_long(s);
+        if (!d || (d->flags & F_CMDLINE)) {
+            fprintf(err, "%s:%d: unknown setting \"%s\"\n", path, lineno, s);
+            errors++;
+            continue;
+        }
+        if (!*value) {
+            fprintf(err, "%s:%d: %s: missing value (expected %s)\n", path, lineno, d->name, d->arg);
+            errors++;
+            continue;
+        }
+        const char *v = keep(cfg, value);
+        if (!v) {
+            fprintf(err, "%s:%d: out of memory\n", path, lineno);
+            errors++;
+            break;
+        }
+        /* The file's listen lines make the list: the default address is replaced. */
+        if (d->parse == set_listen && !listen_seen) {
+            cfg->nlisten = 0;
+            listen_seen = true;
+        }
+        char why[160];
+        const char *noun;
+        if (apply(cfg, d, v, why, sizeof(why), &noun) != 0) {
+            fprintf(err, "%s:%d: %s: bad %s \"%s\" (%s)\n", path, lineno, d->name, noun, value,
+                    why);
+            errors++;
+        }
+    }
+    if (ferror(f)) {
+        fprintf(err, "tinyweb: cannot read the configuration %s: %s\n", path, strerror(errno));
+        errors++;
+    }
+    fclose(f);
+    return errors;
+}
+
+static int bad(FILE *err, const char *opt, const char *value, const char *why)
+{
+    fprintf(err, "tinyweb: %s '%s': %s (see --help)\n", opt, value, why);
+    return 2;
 }
 
 /* Checks that hold between options, and the root. */
@@ -272,156 +613,183 @@ static int validate(struct config *cfg, FILE *err)
     return 0;
 }
 
+/* What the table leaves to derive: the trigger modes, and the ports listen addresses lack. */
+static void finish(struct config *cfg)
+{
+    cfg->listen_et = cfg->mode & 2;
+    cfg->conn_et = cfg->mode & 1;
+    if (cfg->nlisten == 0) {
+        cfg->nlisten = 1;
+        snprintf(cfg->listens[0].host, sizeof(cfg->listens[0].host), "0.0.0.0");
+        cfg->listens[0].port[0] = '\0';
+    }
+    for (int i = 0; i < cfg->nlisten; i++)
+        if (!cfg->listens[i].port[0])
+            memcpy(cfg->listens[i].port, cfg->port, sizeof(cfg->port));
+}
+
+/* getopt_long's tables, built from opts[] once per parse. */
+struct getopt_tables {
+    struct option longopts[NOPTS + 1];
+    char shortopts[2 * NOPTS + 2];
+};
+
+static void build_getopt(struct getopt_tables *t)
+{
+    size_t n = 0;
+    t->shortopts[n++] = ':';
+    for (size_t i = 0; i < NOPTS; i++) {
+        t->longopts[i] = (struct option){
+            opts[i].name, opts[i].arg ? required_argument : no_argument, NULL, (int)(256 + i)};
+        if (opts[i].short_name) {
+            t->shortopts[n++] = (char)opts[i].short_name;
+            if (opts[i].arg)
+                t->shortopts[n++] = ':';
+        }
+    }
+    t->shortopts[n] = '\0';
+    t->longopts[NOPTS] = (struct option){NULL, 0, NULL, 0};
+}
+
+static const struct opt_def *def_of(int opt)
+{
+    if (opt >= 256 && opt < 256 + (int)NOPTS)
+        return &opts[opt - 256];
+    for (size_t i = 0; i < NOPTS; i++)
+        if (opts[i].short_name == opt)
+            return &opts[i];
+    return NULL;
+}
+
+/* How an option was written on the command line (token: its argv element), for its error. */
+static void spelled(const struct opt_def *d, const char *token, char *out, size_t len)
+{
+    if (d->short_name && token && token[0] == '-' && token[1] == d->short_name)
+        snprintf(out, len, "-%c", d->short_name);
+    else
+        snprintf(out, len, "--%s", d->name);
+}
+
 int config_parse(struct config *cfg, int argc, char **argv, FILE *err)
 {
     set_defaults(cfg);
-    uint64_t v;
-    int opt;
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, ":p:m:o:t:c:l:hV", longopts, NULL)) != -1) {
-        int rc = 0;
-        switch (opt) {
-        case 'p':
-            if (parse_port(optarg, cfg->port, sizeof(cfg->port)) != 0)
-                rc = bad(err, "-p", optarg, "expected a port from 0 to 65535");
-            break;
-        case 'm':
-            if (parse_uint(optarg, 0, 3, &v) != 0) {
-                rc =
-                    bad(err, "-m", optarg, "expected 0 (LT+LT), 1 (LT+ET), 2 (ET+LT) or 3 (ET+ET)");
+    cfg->argc = argc;
+    cfg->argv = argv;
+    struct getopt_tables t;
+    build_getopt(&t);
+    /* Two passes: the first finds -f and the actions, the second applies the command line over
+     * the file's settings. */
+    for (int pass = 0; pass < 2; pass++) {
+        int opt;
+        bool listen_cleared = false;
+        opterr = 0;
+        optind = 1;
+        for (;;) {
+            /* The element the option is in (getopt_long moves optind past its value too). */
+            int at = optind;
+            if ((opt = getopt_long(argc, argv, t.shortopts, t.longopts, NULL)) == -1)
                 break;
+            const char *arg = at < argc ? argv[at] : argv[optind - 1];
+            if (opt == ':') {
+                const struct opt_def *d = def_of(optopt);
+                char name[64];
+                if (d)
+                    spelled(d, arg, name, sizeof(name));
+                return bad(err, d ? name : arg, "", "missing value");
             }
-            cfg->listen_et = v & 2;
-            cfg->conn_et = v & 1;
-            break;
-        case 'o':
-            if (parse_flag(optarg, &cfg->linger) != 0)
-                rc = bad(err, "-o", optarg, "expected 0 or 1");
-            break;
-        case 't':
-            if (parse_uint(optarg, 1, 256, &v) != 0)
-                rc = bad(err, "-t", optarg, "expected 1 to 256 threads");
-            else
-                cfg->threads = (int)v;
-            break;
-        case 'c':
-            if (parse_flag(optarg, &cfg->log_off) != 0)
-                rc = bad(err, "-c", optarg, "expected 0 or 1");
-            break;
-        case 'l':
-            if (parse_flag(optarg, &cfg->log_async) != 0)
-                rc = bad(err, "-l", optarg, "expected 0 or 1");
-            break;
-        case OPT_ROOT:
-            cfg->root = optarg;
-            break;
-        case OPT_LISTEN:
-            if (parse_listen(optarg, cfg) != 0)
-                rc = bad(err, "--listen", optarg,
-                         "expected ADDR:PORT with a numeric address, e.g. 127.0.0.1:9006 or "
-                         "[::1]:9006");
-            break;
-        case OPT_TIMER:
-            if (timer_kind_parse(optarg, &cfg->timer) != 0)
-                rc = bad(err, "--timer", optarg, "expected fifo or list");
-            break;
-        case OPT_TICK:
-            if (tick_kind_parse(optarg, &cfg->tick) != 0)
-                rc = bad(err, "--tick", optarg, "expected epoll, timerfd or alarm");
-            break;
-        case OPT_TICK_MS:
-            rc = parse_duration(err, "--tick-ms", optarg, 1, &cfg->tick_ms);
-            break;
-        case OPT_HEADER_TIMEOUT:
-            rc = parse_duration(err, "--header-timeout", optarg, 1, &cfg->header_timeout_ms);
-            break;
-        case OPT_BODY_TIMEOUT:
-            rc = parse_duration(err, "--body-timeout", optarg, 1, &cfg->body_timeout_ms);
-            break;
-        case OPT_IDLE_TIMEOUT:
-            rc = parse_duration(err, "--idle-timeout", optarg, 1, &cfg->idle_timeout_ms);
-            break;
-        case OPT_SEND_TIMEOUT:
-            rc = parse_duration(err, "--send-timeout", optarg, 1, &cfg->send_timeout_ms);
-            break;
-        case OPT_SHUTDOWN_TIMEOUT:
-            rc = parse_duration(err, "--shutdown-timeout", optarg, 1, &cfg->shutdown_timeout_ms);
-            break;
-        case OPT_MAX_CONNECTIONS:
-            if (parse_uint(optarg, 1, 10000000, &cfg->max_connections) != 0)
-                rc = bad(err, "--max-connections", optarg, "expected 1 to 10000000");
-            break;
-        case OPT_MAX_HEADER_BYTES:
-            rc = parse_size(err, "--max-header-bytes", optarg, 256, 1024 * 1024,
-                            &cfg->max_header_bytes);
-            break;
-        case OPT_MAX_HEADERS:
-            if (parse_uint(optarg, 1, 10000, &cfg->max_headers) != 0)
-                rc = bad(err, "--max-headers", optarg, "expected 1 to 10000");
-            break;
-        case OPT_MAX_URI_BYTES:
-            rc = parse_size(err, "--max-uri-bytes", optarg, 16, 1024 * 1024, &cfg->max_uri_bytes);
-            break;
-        case OPT_MAX_BODY_BYTES:
-            rc = parse_size(err, "--max-body-bytes", optarg, 0, UINT64_C(1) << 40,
-                            &cfg->max_body_bytes);
-            break;
-        case OPT_SENDFILE:
-            if (strcmp(optarg, "on") == 0)
-                cfg->sendfile_min = 0;
-            else if (strcmp(optarg, "off") == 0)
-                cfg->sendfile_min = CONN_SENDFILE_OFF;
-            else if (units_parse_size(optarg, &cfg->sendfile_min) != 0 ||
-                     cfg->sendfile_min > (UINT64_C(1) << 50))
-                rc = bad(err, "--sendfile", optarg, "expected on, off or a size such as 256k");
-            break;
-        case OPT_FILE_CACHE:
-            if (parse_uint(optarg, 0, 1000000, &cfg->file_cache_entries) != 0)
-                rc = bad(err, "--file-cache", optarg, "expected 0 to 1000000 files");
-            break;
-        case OPT_FILE_CACHE_BYTES:
-            rc = parse_size(err, "--file-cache-bytes", optarg, 0, UINT64_C(1) << 40,
-                            &cfg->file_cache_bytes);
-            break;
-        case OPT_FILE_CACHE_VALID:
-            rc = parse_duration(err, "--file-cache-valid", optarg, 0, &cfg->file_cache_valid_ms);
-            break;
-        case OPT_ACCESS_LOG:
-            cfg->access_log = optarg;
-            break;
-        case OPT_ERROR_LOG:
-            if (strcmp(optarg, "off") == 0)
-                rc = bad(err, "--error-log", optarg, "expected a file or - (use -c 1 for none)");
-            cfg->error_log = optarg;
-            break;
-        case OPT_LOG_NOT_FOUND:
-            if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
-                rc = bad(err, "--log-not-found", optarg, "expected on or off");
-            cfg->log_not_found = strcmp(optarg, "on") == 0;
-            break;
-        case OPT_USER:
-            if (!optarg[0] || !getpwnam(optarg))
-                rc = bad(err, "--user", optarg, "no such user");
-            cfg->user = optarg;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 1;
-        case 'V':
-            printf("tinyweb " TINYWEB_VERSION "\n");
-            return 1;
-        case ':':
-            rc = bad(err, argv[optind - 1], "", "missing value");
-            break;
-        default:
-            rc = bad(err, "option", argv[optind - 1], "unknown option");
-            break;
+            const struct opt_def *d = def_of(opt);
+            if (!d)
+                return bad(err, "option", arg, "unknown option");
+            if (d->kind == K_ACTION) {
+                if (pass == 1)
+                    continue;
+                if (d->short_name == 'h') {
+                    usage(stdout);
+                    return 1;
+                }
+                if (d->short_name == 'V') {
+                    printf("tinyweb " TINYWEB_VERSION "\n");
+                    return 1;
+                }
+                if (d->short_name == 'f')
+                    cfg->file = optarg;
+                else if (d->short_name == 'T')
+                    cfg->test_only = true;
+                else {
+                    config_write_example(stdout);
+                    return 1;
+                }
+                continue;
+            }
+            if (pass == 0)
+                continue;
+            if (d->parse == set_listen && !listen_cleared) {
+                cfg->nlisten = 0;
+                listen_cleared = true;
+            }
+            char why[160], name[64];
+            const char *noun;
+            if (apply(cfg, d, optarg, why, sizeof(why), &noun) != 0) {
+                spelled(d, arg, name, sizeof(name));
+                return bad(err, name, optarg, why);
+            }
         }
-        if (rc != 0)
-            return rc;
+        if (pass == 0) {
+            if (optind < argc)
+                return bad(err, "argument", argv[optind], "unexpected; options only");
+            if (cfg->file && read_file(cfg, cfg->file, err) != 0)
+                return 2;
+        }
     }
-    if (optind < argc)
-        return bad(err, "argument", argv[optind], "unexpected; options only");
+    finish(cfg);
     return validate(cfg, err);
+}
+
+void config_free(struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->nstrings; i++)
+        free(cfg->strings[i]);
+    free(cfg->strings);
+    cfg->strings = NULL;
+    cfg->nstrings = 0;
+}
+
+static bool same_value(const struct opt_def *d, const struct config *a, const struct config *b)
+{
+    const char *x = (const char *)a + d->off, *y = (const char *)b + d->off;
+    if (d->kind == K_STRING || (d->kind == K_CUSTOM && d->size == sizeof(const char *) &&
+                                (d->parse == set_user || d->parse == set_error_log))) {
+        const char *s = *(const char *const *)x, *u = *(const char *const *)y;
+        return s == u || (s && u && strcmp(s, u) == 0);
+    }
+    if (d->parse == set_listen) {
+        if (a->nlisten != b->nlisten)
+            return false;
+        for (int i = 0; i < a->nlisten; i++)
+            if (strcmp(a->listens[i].host, b->listens[i].host) != 0 ||
+                strcmp(a->listens[i].port, b->listens[i].port) != 0)
+                return false;
+        return true;
+    }
+    if (d->parse == set_port)
+        return strcmp(a->port, b->port) == 0;
+    return memcmp(x, y, d->size) == 0;
+}
+
+int config_fixed_changes(const struct config *a, const struct config *b, char *out, size_t len)
+{
+    int n = 0;
+    size_t used = 0;
+    if (len)
+        out[0] = '\0';
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt_def *d = &opts[i];
+        if ((d->flags & (F_RELOAD | F_CMDLINE)) || d->kind == K_ACTION || same_value(d, a, b))
+            continue;
+        int w = snprintf(out + used, len - used, "%s%s", n ? ", " : "", d->name);
+        if (w > 0 && (size_t)w < len - used)
+            used += (size_t)w;
+        n++;
+    }
+    return n;
 }

@@ -1,30 +1,47 @@
 /*
- * The server's configuration: defaults, the command line, and validation.
+ * The server's configuration: one table of options (config.c) drives the command line, --help,
+ * the configuration file, validation, the example file and what a reload may change.
+ *
+ * Sources, later ones winning: the defaults, the file given with -f (one "name value" a line,
+ * the long options' names), then the command line. A repeatable setting (listen) given on the
+ * command line replaces the file's list rather than adding to it.
  */
 #ifndef TINYWEB_CONFIG_H
 #define TINYWEB_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "core/loop.h"
 #include "net/conn.h"
 
+/* Addresses one server listens on, at most. */
+#define CONFIG_LISTEN_MAX 16
+
+struct listen_addr {
+    char host[64]; /* numeric IPv4 or IPv6 address */
+    char port[8];  /* decimal; "0" picks a free port; "" until config_parse() fills it from -p */
+};
+
 struct config {
-    char host[64];           /* numeric IPv4 or IPv6 address to bind */
-    char port[8];            /* decimal; "0" picks a free port */
+    struct listen_addr listens[CONFIG_LISTEN_MAX];
+    int nlisten;
+    char port[8];            /* -p: the port of listen addresses given without one */
     const char *root;        /* the document root */
+    uint64_t mode;           /* -m: 0 LT+LT, 1 LT+ET, 2 ET+LT, 3 ET+ET */
     bool listen_et, conn_et; /* -m: epoll trigger mode of the listener and of connections */
     bool linger;             /* -o 1: lingering (graceful) close of every connection */
-    int threads;             /* -t: event loops */
+    uint64_t threads;        /* -t: event loops */
     bool log_off;            /* -c 1 */
     bool log_async;          /* -l 1 */
     uint64_t sendfile_min;   /* --sendfile: file bodies this long or longer by sendfile(2) */
     const char *access_log;  /* a path, "-" (stdout) or "off" */
     const char *error_log;   /* a path or "-" (stderr) */
-    const char *user;        /* --user: the account to switch to after binding, or NULL */
     bool log_not_found;      /* --log-not-found: 404s in the error log */
+    const char *user;        /* --user: the account to switch to after binding, or NULL */
+    const char *pid_file;    /* --pid-file, or NULL */
     enum timer_kind timer;
     enum tick_kind tick;
     uint64_t tick_ms;
@@ -33,12 +50,34 @@ struct config {
     uint64_t max_connections;
     uint64_t max_header_bytes, max_headers, max_uri_bytes, max_body_bytes;
     uint64_t file_cache_entries, file_cache_bytes, file_cache_valid_ms; /* per loop */
+
+    /* Where it came from, for a reload, and what the parse owns. */
+    const char *file; /* -f, or NULL */
+    bool test_only;   /* -T: check and exit */
+    int argc;
+    char **argv;
+    char **strings; /* values read from the file: copies, freed by config_free() */
+    size_t nstrings;
 };
 
 /*
- * Fills cfg from the defaults and argv. Returns 0 to run, 1 after printing --help or --version
- * (exit 0), or 2 after printing one line naming the bad option to err (exit 2).
+ * Fills cfg from the defaults, the file named by -f and argv (kept: a reload reads them again).
+ * Returns 0 to run, 1 after printing --help, --version or the example file (exit 0), or 2 after
+ * printing the errors to err, one line each naming the option or FILE:LINE (exit 2). cfg must be
+ * freed with config_free() whatever the result.
  */
 int config_parse(struct config *cfg, int argc, char **argv, FILE *err);
+
+/* Frees what config_parse() allocated. */
+void config_free(struct config *cfg);
+
+/*
+ * The settings that differ between a and b but cannot change while the server runs (listen,
+ * -t, user, ...), as "listen, threads" in out. Returns how many. For a reload.
+ */
+int config_fixed_changes(const struct config *a, const struct config *b, char *out, size_t len);
+
+/* Writes an example configuration file: every setting, commented out, with its default. */
+void config_write_example(FILE *out);
 
 #endif

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/defs.h"
+#include "core/notify.h"
 #include "core/sig.h"
 #include "core/tick.h"
 #include "http/http_conn.h"
@@ -39,33 +40,58 @@
 #define FD_FIXED_GUESS 64
 
 /* Commands the main thread posts to a loop through its eventfd. */
-enum { WAKE_STOP = 1 };
+enum { WAKE_STOP = 1, WAKE_RELOAD = 2 };
+
+/* How long a reload waits for every loop to take the new settings before it retires the old
+ * ones anyway (they are then freed at exit instead). Loops never block: microseconds, usually. */
+#define RELOAD_WAIT_MS 5000
 
 struct worker {
     struct server *srv;
     pthread_t thread;
     struct loop *loop;
     struct http_loop http;
-    struct listener listener;
+    struct listener listeners[CONFIG_LISTEN_MAX]; /* one per listen address */
+    int nlisteners;
     struct loop_io wake_io;
     int wake_fd;
     atomic_uint commands; /* WAKE_* bits posted by the main thread */
     int rc;
 };
 
-struct server {
-    const struct config *cfg;
+/*
+ * One generation of what a reload can change: the configuration it was read from, the settings
+ * the loops read, and what they refer to (root, logs). A reload builds the next one beside the
+ * running one; the loops switch at their next wake-up, and the old one is retired once all have.
+ */
+struct generation {
+    struct config cfg;
     struct http_settings settings;
+    int root_fd;
     struct log *access_log, *error_log;
+    unsigned number;
+    struct generation *retired_next; /* retired but maybe still read (a loop did not answer) */
+};
+
+struct server {
+    struct generation *gen; /* the running one */
+    const struct config *cfg;
+    struct log *error_log; /* gen's, for the server's own lines */
     int nworkers;
     struct worker *workers;
     struct loop *main_loop; /* signals, when the loops run on threads of their own */
     bool stopping;
+    size_t fds_per_loop; /* each loop's share of the open-file limit (SIZE_MAX: no limit) */
+    uint64_t nofile;     /* the open-file limit */
+    _Atomic(struct generation *) next; /* the generation loops switch to on WAKE_RELOAD */
+    atomic_int switched;               /* loops that took it */
+    struct generation *retired;        /* generations retired before every loop switched */
 };
 
 static void worker_stop(struct worker *w)
 {
-    listener_close(&w->listener);
+    for (int i = 0; i < w->nlisteners; i++)
+        listener_close(&w->listeners[i]);
     http_loop_drain(&w->http);
 }
 
@@ -79,6 +105,11 @@ static void on_wake(struct loop *loop, struct loop_io *io, uint32_t events)
     ssize_t r = read(io->fd, &n, sizeof(n));
     (void)r;
     unsigned cmd = atomic_exchange(&w->commands, 0);
+    if (cmd & WAKE_RELOAD) {
+        struct generation *g = atomic_load(&w->srv->next);
+        http_loop_reconfigure(&w->http, &g->settings);
+        atomic_fetch_add(&w->srv->switched, 1);
+    }
     if (cmd & WAKE_STOP)
         worker_stop(w);
 }
@@ -117,7 +148,8 @@ static void sum_counters(const struct server *srv, struct totals *t)
         for (int r = 0; r < CLOSE_REASON_MAX; r++)
             t->closed[r] += counter_get(&w->http.conns.closed[r]);
         t->bytes_out += counter_get(&w->http.conns.bytes_out);
-        t->shed += counter_get(&w->listener.shed);
+        for (int l = 0; l < w->nlisteners; l++)
+            t->shed += counter_get(&w->listeners[l].shed);
         if (w->http.files) {
             const struct file_cache_stats *fs = file_cache_stats(w->http.files);
             t->cache_hits += counter_get(&fs->hits);
@@ -168,32 +200,58 @@ static void report(struct server *srv, bool final)
             LLU(t.cache_evicted), LLU(t.cache_entries), LLU(t.cache_bytes));
 }
 
+static void reload(struct server *srv);
+
+/* SIGUSR1 (nginx's logrotate recipe), and part of every reload: the logs open their files again.
+ * A failed reopen keeps writing to the old file: the error log says which file, and why. */
+static void reopen_logs(struct generation *g)
+{
+    int a = log_reopen(g->access_log), e = log_reopen(g->error_log);
+    if (a != 0)
+        log_msg(g->error_log, LOG_LEVEL_ERROR, "cannot reopen the access log %s: %s",
+                g->cfg.access_log, strerror(-a));
+    if (e != 0)
+        log_msg(g->error_log, LOG_LEVEL_ERROR, "cannot reopen the error log %s: %s",
+                g->cfg.error_log, strerror(-e));
+    log_msg(g->error_log, LOG_LEVEL_INFO, "log files reopened%s", a || e ? " (with errors)" : "");
+}
+
+static const char *signal_name(int signo)
+{
+    switch (signo) {
+    case SIGTERM:
+        return "SIGTERM";
+    case SIGINT:
+        return "SIGINT";
+    case SIGQUIT:
+        return "SIGQUIT";
+    case SIGHUP:
+        return "SIGHUP";
+    default:
+        return "SIGUSR1";
+    }
+}
+
 static void on_signal(int signo, void *ctx)
 {
     struct server *srv = ctx;
     if (signo == SIGUSR1) {
+        log_msg(srv->error_log, LOG_LEVEL_INFO, "SIGUSR1: reopening the log files");
         report(srv, false);
+        reopen_logs(srv->gen);
         return;
     }
     if (signo == SIGHUP) {
-        int a = log_reopen(srv->access_log), e = log_reopen(srv->error_log);
-        /* A failed reopen keeps writing to the old file: say which file, and why. */
-        if (a != 0)
-            log_msg(srv->error_log, LOG_LEVEL_ERROR, "cannot reopen the access log %s: %s",
-                    srv->cfg->access_log, strerror(-a));
-        if (e != 0)
-            log_msg(srv->error_log, LOG_LEVEL_ERROR, "cannot reopen the error log %s: %s",
-                    srv->cfg->error_log, strerror(-e));
-        log_msg(srv->error_log, LOG_LEVEL_INFO, "SIGHUP: log files reopened%s",
-                a || e ? " (with errors)" : "");
+        if (!srv->stopping)
+            reload(srv);
         return;
     }
     if (srv->stopping)
         return;
     srv->stopping = true;
+    notify_send("STOPPING=1");
     log_msg(srv->error_log, LOG_LEVEL_INFO, "%s: stopping gracefully (up to %llu ms)",
-            signo == SIGTERM ? "SIGTERM" : "SIGINT",
-            (unsigned long long)srv->cfg->shutdown_timeout_ms);
+            signal_name(signo), (unsigned long long)srv->gen->cfg.shutdown_timeout_ms);
     if (!srv->main_loop) {
         worker_stop(&srv->workers[0]);
         return;
@@ -209,14 +267,15 @@ static void on_accept(struct listener *l, int fd, const struct sockaddr *peer, s
     http_loop_accept(&w->http, fd, peer, len);
 }
 
-static int worker_open(struct server *srv, struct worker *w, const char *port, char *err,
+/* ports[i]: the port of listen address i ("0" until the first loop's listener picked one). */
+static int worker_open(struct server *srv, struct worker *w, char (*ports)[8], char *err,
                        size_t errlen)
 {
     const struct config *cfg = srv->cfg;
     struct loop_config lc = {.timer = cfg->timer, .tick = cfg->tick, .tick_ms = cfg->tick_ms};
     w->srv = srv;
     w->wake_fd = -1;
-    http_loop_configure(&w->http, &srv->settings, &lc);
+    http_loop_configure(&w->http, &srv->gen->settings, &lc);
     w->loop = loop_new(&lc);
     if (!w->loop) {
         snprintf(err, errlen, "cannot create an event loop: %s", strerror(errno));
@@ -232,9 +291,16 @@ static int worker_open(struct server *srv, struct worker *w, const char *port, c
         snprintf(err, errlen, "eventfd: %s", strerror(errno));
         return -errno;
     }
-    rc = listener_open(&w->listener, w->loop, cfg->host, port, SOMAXCONN,
-                       cfg->listen_et ? EPOLLET : 0, srv->nworkers > 1, on_accept, err, errlen);
-    w->listener.data = w;
+    for (int i = 0; i < cfg->nlisten && rc == 0; i++) {
+        struct listener *l = &w->listeners[i];
+        rc = listener_open(l, w->loop, cfg->listens[i].host, ports[i], SOMAXCONN,
+                           cfg->listen_et ? EPOLLET : 0, srv->nworkers > 1, on_accept, err, errlen);
+        if (rc != 0)
+            break;
+        w->nlisteners++;
+        l->data = w;
+        snprintf(ports[i], sizeof(ports[i]), "%u", l->port);
+    }
     return rc;
 }
 
@@ -242,9 +308,8 @@ static void worker_close(struct worker *w)
 {
     if (!w->loop)
         return;
-    /* listener_open() sets the listener's loop first: before it ran, its fds are not -1 yet. */
-    if (w->listener.loop)
-        listener_close(&w->listener);
+    for (int i = 0; i < w->nlisteners; i++)
+        listener_close(&w->listeners[i]);
     if (w->http.scratch)
         http_loop_free(&w->http);
     if (w->wake_fd >= 0) {
@@ -281,23 +346,16 @@ static long fds_open(void)
 
 /*
  * Raises the soft fd limit to the hard one and shares what the fds open now (logs, root, loops,
- * listeners) and a spare leave among the loops. A connection holds its socket, and while it
- * sends a file not held in memory, that file's fd too: a loop refuses connections and such
- * files with 503 past its share (http_conn.c), so accept() never meets EMFILE because of the
- * server's own fds, with any number of loops. (The listener's reserve fd handles EMFILE from
- * elsewhere: a limit lowered while running.) An eighth of each share is left to files, so a
- * loop full of connections still sends some of them theirs: --max-connections fits under the
- * rest.
+ * listeners) and a spare leave among the loops (srv->fds_per_loop). A connection holds its
+ * socket, and while it sends a file not held in memory, that file's fd too: a loop refuses
+ * connections and such files with 503 past its share (http_conn.c), so accept() never meets
+ * EMFILE because of the server's own fds, with any number of loops. (The listener's reserve fd
+ * handles EMFILE from elsewhere: a limit lowered while running.)
  */
-static void fit_fds(struct server *srv)
+static void measure_fds(struct server *srv)
 {
-    struct http_settings *s = &srv->settings;
     size_t nw = (size_t)srv->nworkers;
-    uint64_t want = srv->cfg->max_connections;
-    /* An even share per loop, as nginx's worker_connections is per worker. */
-    s->max_connections = (size_t)(want + nw - 1) / nw;
-    s->max_fds = SIZE_MAX;
-    s->file_fds = 0;
+    srv->fds_per_loop = SIZE_MAX;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return;
@@ -308,19 +366,32 @@ static void fit_fds(struct server *srv)
     }
     if (rl.rlim_cur == RLIM_INFINITY)
         return;
+    srv->nofile = rl.rlim_cur;
     long open_now = fds_open();
     uint64_t used = (uint64_t)(open_now < 0 ? FD_FIXED_GUESS : open_now) + FD_SPARE_BASE +
                     FD_SPARE_PER_LOOP * nw;
     uint64_t room = rl.rlim_cur > used + nw ? rl.rlim_cur - used : nw;
-    s->max_fds = (size_t)(room / nw);
-    s->file_fds = s->max_fds / 8;
+    srv->fds_per_loop = (size_t)(room / nw);
+}
+
+/*
+ * --max-connections shared evenly among the loops (as nginx's worker_connections is per worker),
+ * within each loop's fd share: an eighth of it is left to files, so a loop full of connections
+ * still sends some of them theirs.
+ */
+static void share_fds(struct server *srv, struct http_settings *s, uint64_t want)
+{
+    size_t nw = (size_t)srv->nworkers;
+    s->max_connections = (size_t)(want + nw - 1) / nw;
+    s->max_fds = srv->fds_per_loop;
+    s->file_fds = s->max_fds == SIZE_MAX ? 0 : s->max_fds / 8;
     size_t fit = s->max_fds - s->file_fds;
     if (s->max_connections > fit) {
         log_msg(srv->error_log, LOG_LEVEL_WARN,
                 "--max-connections %llu lowered to %llu: the open-file limit %llu leaves %llu "
                 "fds for connections and the files they send",
                 (unsigned long long)want, (unsigned long long)(fit * nw),
-                (unsigned long long)rl.rlim_cur, (unsigned long long)(s->max_fds * nw));
+                (unsigned long long)srv->nofile, (unsigned long long)(s->max_fds * nw));
         s->max_connections = fit;
     }
 }
@@ -364,20 +435,42 @@ static struct log *open_log(const char *path, int std_fd, bool async, char *err,
     return log_open(&lc, err, errlen);
 }
 
-static int open_logs(struct server *srv, char *err, size_t errlen)
+/*
+ * Opens g's logs, or takes prev's where the path did not change (a reload then reopens them,
+ * as logrotate expects of SIGHUP). 0, or -1 with the reason in err.
+ */
+static int open_logs(struct generation *g, const struct generation *prev, char *err, size_t errlen)
 {
-    const struct config *cfg = srv->cfg;
+    const struct config *cfg = &g->cfg;
     if (cfg->log_off)
         return 0;
-    srv->error_log = open_log(cfg->error_log, STDERR_FILENO, cfg->log_async, err, errlen);
-    if (!srv->error_log)
+    if (prev && prev->error_log && strcmp(prev->cfg.error_log, cfg->error_log) == 0)
+        g->error_log = prev->error_log;
+    else if (!(g->error_log = open_log(cfg->error_log, STDERR_FILENO, cfg->log_async, err, errlen)))
         return -1;
-    if (strcmp(cfg->access_log, "off") != 0) {
-        srv->access_log = open_log(cfg->access_log, STDOUT_FILENO, cfg->log_async, err, errlen);
-        if (!srv->access_log)
-            return -1;
-    }
+    if (strcmp(cfg->access_log, "off") == 0)
+        return 0;
+    if (prev && prev->access_log && strcmp(prev->cfg.access_log, cfg->access_log) == 0)
+        g->access_log = prev->access_log;
+    else if (!(g->access_log =
+                   open_log(cfg->access_log, STDOUT_FILENO, cfg->log_async, err, errlen)))
+        return -1;
     return 0;
+}
+
+/* Frees g and what it holds that keep (the generation that follows it, or NULL) does not. */
+static void generation_free(struct generation *g, const struct generation *keep)
+{
+    if (!g)
+        return;
+    if (!keep || g->access_log != keep->access_log)
+        log_close(g->access_log);
+    if (!keep || g->error_log != keep->error_log)
+        log_close(g->error_log);
+    if (g->root_fd >= 0)
+        close(g->root_fd);
+    config_free(&g->cfg);
+    free(g);
 }
 
 static void no_timers(struct timer_node *node, int cls, void *ctx)
@@ -443,11 +536,11 @@ out:
     return rc;
 }
 
-static void settings_init(struct server *srv, int root_fd)
+static void settings_init(struct generation *g)
 {
-    const struct config *cfg = srv->cfg;
-    struct http_settings *s = &srv->settings;
-    s->root_fd = root_fd;
+    const struct config *cfg = &g->cfg;
+    struct http_settings *s = &g->settings;
+    s->root_fd = g->root_fd;
     s->limits = (struct http_limits){.max_header_bytes = cfg->max_header_bytes,
                                      .max_headers = cfg->max_headers,
                                      .max_uri_bytes = cfg->max_uri_bytes};
@@ -466,28 +559,163 @@ static void settings_init(struct server *srv, int root_fd)
     s->timeouts_ms[HTTP_TIMEOUT_IDLE] = cfg->idle_timeout_ms;
     s->timeouts_ms[HTTP_TIMEOUT_LINGER] = LINGER_TIMEOUT_MS;
     s->timeouts_ms[HTTP_TIMEOUT_SHUTDOWN] = cfg->shutdown_timeout_ms;
-    s->access_log = srv->access_log;
-    s->error_log = srv->error_log;
+    s->access_log = g->access_log;
+    s->error_log = g->error_log;
     s->root_path = cfg->root;
     s->log_not_found = cfg->log_not_found;
+    s->generation = g->number;
+}
+
+/*
+ * A generation from argv (and the file it names), with its root and logs open; prev is the
+ * running one, whose logs it shares where their paths are the same. NULL, with each reason
+ * already written to err (one line each), on failure.
+ */
+static struct generation *generation_new(int argc, char **argv, const struct generation *prev,
+                                         FILE *err, int *exit_code)
+{
+    struct generation *g = calloc(1, sizeof(*g));
+    if (!g) {
+        fprintf(err, "tinyweb: out of memory\n");
+        return NULL;
+    }
+    g->root_fd = -1;
+    g->number = prev ? prev->number + 1 : 1;
+    int rc = config_parse(&g->cfg, argc, argv, err);
+    if (rc != 0) {
+        *exit_code = rc == 1 ? 0 : rc;
+        generation_free(g, prev);
+        return NULL;
+    }
+    *exit_code = 1;
+    if (g->cfg.test_only)
+        return g;
+    char msg[512];
+    g->root_fd = open(g->cfg.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (g->root_fd < 0) {
+        fprintf(err, "tinyweb: cannot read the root %s: %s\n", g->cfg.root, strerror(errno));
+        generation_free(g, prev);
+        return NULL;
+    }
+    if (open_logs(g, prev, msg, sizeof(msg)) != 0) {
+        fprintf(err, "tinyweb: %s\n", msg);
+        generation_free(g, prev);
+        return NULL;
+    }
+    settings_init(g);
+    return g;
+}
+
+/* Each line of text (a reload's errors) as an error-log line. */
+static void log_lines(struct log *l, const char *prefix, const char *text)
+{
+    for (const char *p = text; *p;) {
+        size_t n = strcspn(p, "\n");
+        log_msg(l, LOG_LEVEL_ERROR, "%s%.*s", prefix, (int)n, p);
+        p += n + (p[n] == '\n');
+    }
+}
+
+/*
+ * SIGHUP: reads the configuration again, as nginx does. Settings that can change live go to
+ * every loop at its next wake-up and apply to the requests that start after it; nothing is
+ * dropped. A configuration with an error, or one that changes what only a restart can (listen,
+ * -t, user, ...), changes nothing and the error log says why. The logs are reopened either way.
+ */
+static void reload(struct server *srv)
+{
+    struct generation *cur = srv->gen;
+    notify_reloading();
+    log_msg(srv->error_log, LOG_LEVEL_INFO, "SIGHUP: reloading the configuration%s%s",
+            cur->cfg.file ? " from " : "", cur->cfg.file ? cur->cfg.file : "");
+    char *errors = NULL;
+    size_t errlen = 0;
+    FILE *err = open_memstream(&errors, &errlen);
+    int exit_code;
+    struct generation *g =
+        err ? generation_new(cur->cfg.argc, cur->cfg.argv, cur, err, &exit_code) : NULL;
+    if (err)
+        fclose(err);
+    char fixed[512];
+    if (g && config_fixed_changes(&cur->cfg, &g->cfg, fixed, sizeof(fixed)) > 0) {
+        log_msg(srv->error_log, LOG_LEVEL_ERROR,
+                "reload refused: %s cannot change without a restart; the running configuration "
+                "stays",
+                fixed);
+        generation_free(g, cur);
+        g = NULL;
+    } else if (!g) {
+        log_lines(srv->error_log, "reload failed, the running configuration stays: ",
+                  errors && *errors ? errors : "out of memory\n");
+    }
+    free(errors);
+    if (!g) {
+        reopen_logs(cur);
+        notify_send("READY=1");
+        return;
+    }
+    share_fds(srv, &g->settings, g->cfg.max_connections);
+    /* The loops switch to g at their next wake-up (at once when this is the only loop). */
+    atomic_store(&srv->next, g);
+    atomic_store(&srv->switched, 0);
+    if (!srv->main_loop) {
+        http_loop_reconfigure(&srv->workers[0].http, &g->settings);
+        atomic_store(&srv->switched, 1);
+    } else {
+        for (int i = 0; i < srv->nworkers; i++)
+            post(&srv->workers[i], WAKE_RELOAD);
+    }
+    for (int waited = 0; atomic_load(&srv->switched) < srv->nworkers && waited < RELOAD_WAIT_MS;
+         waited++)
+        usleep(1000);
+    srv->gen = g;
+    srv->cfg = &g->cfg;
+    srv->error_log = g->error_log;
+    if (atomic_load(&srv->switched) == srv->nworkers) {
+        generation_free(cur, g);
+    } else {
+        /* A loop still reads it: freed at exit. Its logs stay open until then; those g shares
+         * are g's from now on, so each log has one owner. */
+        log_msg(srv->error_log, LOG_LEVEL_WARN, "a loop did not switch within %d ms",
+                RELOAD_WAIT_MS);
+        if (cur->access_log == g->access_log)
+            cur->access_log = NULL;
+        if (cur->error_log == g->error_log)
+            cur->error_log = NULL;
+        cur->retired_next = srv->retired;
+        srv->retired = cur;
+    }
+    reopen_logs(g);
+    log_msg(srv->error_log, LOG_LEVEL_INFO, "configuration reloaded (generation %u)", g->number);
+    notify_send("READY=1");
 }
 
 /*
  * The loops' SO_REUSEPORT listeners would let another server of the same user join the port
  * (listener_probe() refused a port already in use; two servers starting at the same instant
  * both get past it). Another process on the port is an error, exit 1; being unable to check
- * (no sock_diag in this kernel) is only a warning, as the probe did its part.
+ * (no sock_diag in this kernel) is only a warning, as the probe did its part. For each address,
+ * every listener of this process counts as ours (two addresses of one port may overlap).
  */
 static int check_sole_listeners(struct server *srv, char *err, size_t errlen)
 {
-    struct listener **ls = calloc((size_t)srv->nworkers, sizeof(*ls));
+    int nl = srv->workers[0].nlisteners, total = srv->nworkers * nl;
+    struct listener **ls = calloc((size_t)total, sizeof(*ls));
     if (!ls) {
         fprintf(stderr, "tinyweb: out of memory\n");
         return -ENOMEM;
     }
-    for (int i = 0; i < srv->nworkers; i++)
-        ls[i] = &srv->workers[i].listener;
-    int rc = listener_check_sole(ls, srv->nworkers, err, errlen);
+    int rc = 0;
+    for (int a = 0; a < nl && rc == 0; a++) {
+        /* ls[0] names the address to check; the rest are this process's other listeners. */
+        int n = 0;
+        ls[n++] = &srv->workers[0].listeners[a];
+        for (int i = 0; i < srv->nworkers; i++)
+            for (int b = 0; b < nl; b++)
+                if (i != 0 || b != a)
+                    ls[n++] = &srv->workers[i].listeners[b];
+        rc = listener_check_sole(ls, n, err, errlen);
+    }
     free(ls);
     if (rc == -EADDRINUSE) {
         fprintf(stderr, "tinyweb: %s\n", err);
@@ -499,68 +727,117 @@ static int check_sole_listeners(struct server *srv, char *err, size_t errlen)
     return 0;
 }
 
-int server_run(const struct config *cfg)
+/* --pid-file: written once the ports are bound (before --user drops the right to). */
+static int write_pid_file(const char *path, char *err, size_t errlen)
 {
-    struct server srv = {.cfg = cfg, .nworkers = cfg->threads};
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    char text[24];
+    int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+    if (fd < 0 || write(fd, text, (size_t)n) != n) {
+        snprintf(err, errlen, "cannot write the pid file %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* "http://127.0.0.1:9006/, http://[::1]:8080/" */
+static void format_addresses(const struct config *cfg, char (*ports)[8], char *out, size_t len)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < cfg->nlisten && used < len; i++) {
+        const char *host = cfg->listens[i].host;
+        bool v6 = strchr(host, ':') != NULL;
+        int w = snprintf(out + used, len - used, "%shttp://%s%s%s:%s/", i ? ", " : "",
+                         v6 ? "[" : "", host, v6 ? "]" : "", ports[i]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+}
+
+int server_main(int argc, char **argv)
+{
+    struct server srv = {0};
     char err[512];
-    int root_fd = -1, rc = 0, exit_code = 1;
-    if (open_logs(&srv, err, sizeof(err)) != 0) {
-        fprintf(stderr, "tinyweb: %s\n", err);
-        goto out;
+    int rc = 0, exit_code = 1;
+    struct generation *g = generation_new(argc, argv, NULL, stderr, &exit_code);
+    if (!g)
+        return exit_code;
+    if (g->cfg.test_only) {
+        fprintf(stderr, "tinyweb: configuration ok%s%s\n", g->cfg.file ? ": " : "",
+                g->cfg.file ? g->cfg.file : "");
+        generation_free(g, NULL);
+        return 0;
     }
-    root_fd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root_fd < 0) {
-        fprintf(stderr, "tinyweb: cannot read the root %s: %s\n", cfg->root, strerror(errno));
-        goto out;
-    }
-    settings_init(&srv, root_fd);
+    const struct config *cfg = &g->cfg;
+    srv.gen = g;
+    srv.cfg = cfg;
+    srv.error_log = g->error_log;
+    srv.nworkers = (int)cfg->threads;
     srv.workers = calloc((size_t)srv.nworkers, sizeof(*srv.workers));
     if (!srv.workers) {
         fprintf(stderr, "tinyweb: out of memory\n");
         goto out;
     }
-    /* With port 0 the first listener picks the port and the others share it. */
-    char port[8];
-    snprintf(port, sizeof(port), "%s", cfg->port);
-    if (srv.nworkers > 1 && listener_probe(cfg->host, port, err, sizeof(err)) != 0) {
-        fprintf(stderr, "tinyweb: %s\n", err);
-        goto out;
-    }
-    for (int i = 0; i < srv.nworkers; i++) {
-        if (worker_open(&srv, &srv.workers[i], port, err, sizeof(err)) != 0) {
+    /* With port 0 the first loop's listener picks the port and the others share it. */
+    char ports[CONFIG_LISTEN_MAX][8];
+    for (int i = 0; i < cfg->nlisten; i++) {
+        snprintf(ports[i], sizeof(ports[i]), "%s", cfg->listens[i].port);
+        if (srv.nworkers > 1 &&
+            listener_probe(cfg->listens[i].host, ports[i], err, sizeof(err)) != 0) {
             fprintf(stderr, "tinyweb: %s\n", err);
             goto out;
         }
-        snprintf(port, sizeof(port), "%u", srv.workers[0].listener.port);
+    }
+    for (int i = 0; i < srv.nworkers; i++) {
+        if (worker_open(&srv, &srv.workers[i], ports, err, sizeof(err)) != 0) {
+            fprintf(stderr, "tinyweb: %s\n", err);
+            goto out;
+        }
     }
     if (srv.nworkers > 1 && check_sole_listeners(&srv, err, sizeof(err)) != 0)
         goto out;
-    fit_fds(&srv);
-    if (cfg->user && drop_privileges(cfg->user, err, sizeof(err)) != 0) {
+    measure_fds(&srv);
+    share_fds(&srv, &g->settings, cfg->max_connections);
+    if (cfg->pid_file && write_pid_file(cfg->pid_file, err, sizeof(err)) != 0) {
         fprintf(stderr, "tinyweb: %s\n", err);
         goto out;
+    }
+    if (cfg->user && drop_privileges(cfg->user, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tinyweb: %s\n", err);
+        goto out_pid;
     }
     if (!cfg->user && geteuid() == 0)
         log_msg(srv.error_log, LOG_LEVEL_WARN,
                 "running as root: consider --user NAME to drop privileges after binding");
-    bool v6 = strchr(cfg->host, ':') != NULL;
-    fprintf(stderr,
-            "tinyweb: listening on http://%s%s%s:%s/ (root %s, %d loop%s, timer %s, tick %s)\n",
-            v6 ? "[" : "", cfg->host, v6 ? "]" : "", port, cfg->root, srv.nworkers,
-            srv.nworkers > 1 ? "s" : "", timer_kind_name(cfg->timer), tick_kind_name(cfg->tick));
+    char addrs[1024];
+    format_addresses(cfg, ports, addrs, sizeof(addrs));
+    fprintf(stderr, "tinyweb: listening on %s (root %s, %d loop%s, timer %s, tick %s)\n", addrs,
+            cfg->root, srv.nworkers, srv.nworkers > 1 ? "s" : "", timer_kind_name(cfg->timer),
+            tick_kind_name(cfg->tick));
+    notify_ready(addrs);
     rc = run_loops(&srv);
     if (rc != 0)
         fprintf(stderr, "tinyweb: event loop failed: %s\n", strerror(-rc));
     else
         exit_code = 0;
     report(&srv, true);
+out_pid:
+    /* After --user the directory may no longer be ours to change: say so, once. */
+    if (srv.gen->cfg.pid_file && unlink(srv.gen->cfg.pid_file) != 0)
+        log_msg(srv.error_log, LOG_LEVEL_WARN, "cannot remove the pid file %s: %s",
+                srv.gen->cfg.pid_file, strerror(errno));
 out:
     for (int i = 0; srv.workers && i < srv.nworkers; i++)
         worker_close(&srv.workers[i]);
     free(srv.workers);
-    if (root_fd >= 0)
-        close(root_fd);
-    log_close(srv.access_log);
-    log_close(srv.error_log);
+    while (srv.retired) {
+        struct generation *r = srv.retired;
+        srv.retired = r->retired_next;
+        generation_free(r, NULL);
+    }
+    generation_free(srv.gen, NULL);
     return exit_code;
 }

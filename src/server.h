@@ -8,7 +8,11 @@
 
 #include "config.h"
 
-/* Runs until SIGTERM or SIGINT has drained every loop. Returns the process exit code. */
-int server_run(const struct config *cfg);
+/*
+ * Reads the configuration from argv (and the file it names), then serves until SIGTERM, SIGINT
+ * or SIGQUIT has drained every loop; SIGHUP reloads the configuration, SIGUSR1 reopens the logs.
+ * Returns the process exit code: 0, 1 when the server cannot start, 2 for a bad configuration.
+ */
+int server_main(int argc, char **argv);
 
 #endif

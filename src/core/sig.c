@@ -12,7 +12,7 @@
 
 #include "defs.h"
 
-static const int watched[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGALRM};
+static const int watched[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGALRM};
 
 /* Process-wide, like the signals themselves. pair[1] is the only thing the handler touches. */
 static struct {

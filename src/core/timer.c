@@ -176,3 +176,28 @@ int timers_validate(const struct timers *t)
     }
     return seen == t->count ? 0 : -EINVAL;
 }
+
+void timers_set_duration(struct timers *t, int cls, uint64_t ms, uint64_t now)
+{
+    assert(cls >= 0 && cls < t->nclasses && ms >= 1);
+    uint64_t old = t->duration[cls];
+    t->duration[cls] = ms;
+    if (ms >= old)
+        return;
+    /* Shorter: a timer armed from now on would be due before those already armed, behind them
+     * in a fifo queue. Capping those at what a timer armed now gets keeps every queue sorted
+     * (the minimum of a sorted sequence and a constant is sorted). */
+    uint64_t g = t->granularity;
+    uint64_t cap = (now + ms + g - 1) / g * g;
+    struct timer_node *q = timer_queue_of(t, cls);
+    for (struct timer_node *node = q->next, *next; node != q; node = next) {
+        next = node->next;
+        if (node->cls != cls || node->deadline <= cap)
+            continue;
+        if (t->ops->queue_per_class)
+            node->deadline = cap;
+        else
+            t->ops->arm(t, node, cls, cap); /* the sorted list: moved ahead, behind next's walk */
+    }
+    VALIDATE(t);
+}

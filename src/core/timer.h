@@ -79,6 +79,13 @@ size_t timers_expire(struct timers *t, uint64_t now, timer_expire_fn fn, void *c
 /* The number of armed timers. O(1). */
 size_t timers_count(const struct timers *t);
 
+/*
+ * Changes the duration of class cls to ms (a reload). Timers armed later get it; armed ones keep
+ * their deadlines, except that none stays later than now + ms, so that the order holds (fifo).
+ * O(timers of the class) when it shrinks, O(1) otherwise.
+ */
+void timers_set_duration(struct timers *t, int cls, uint64_t ms, uint64_t now);
+
 /* The duration of class cls in ms. */
 uint64_t timers_duration(const struct timers *t, int cls);
 

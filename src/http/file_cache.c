@@ -112,6 +112,29 @@ void file_cache_free(struct file_cache *fc)
     free(fc);
 }
 
+int file_cache_reconfigure(struct file_cache *fc, const struct file_cache_config *cfg, int root_fd)
+{
+    while (fc->newest)
+        forget(fc, fc->newest);
+    uint32_t n = 1;
+    while (n < cfg->max_entries && n < (1u << 30))
+        n <<= 1;
+    int rc = 0;
+    if (n != fc->mask + 1) {
+        struct file_entry **b = calloc(n, sizeof(*b));
+        if (b) {
+            free(fc->buckets);
+            fc->buckets = b;
+            fc->mask = n - 1;
+        } else {
+            rc = -ENOMEM; /* the old table still works, only with more collisions */
+        }
+    }
+    fc->cfg = *cfg;
+    fc->root_fd = root_fd;
+    return rc;
+}
+
 void file_entry_release(struct file_entry *e)
 {
     if (--e->refs == 0 && !e->cached)

@@ -90,6 +90,13 @@ void file_cache_free(struct file_cache *fc);
 int file_cache_open(struct file_cache *fc, const char *p, size_t len, bool dir, uint64_t now_ms,
                     struct file_entry **out);
 
+/*
+ * A reload: forgets every entry (those in use live on until released) and takes cfg and root_fd
+ * (which may be a new directory) from now on. 0, or -ENOMEM when the hash table could not be
+ * resized (the cache then works with the old one). O(entries).
+ */
+int file_cache_reconfigure(struct file_cache *fc, const struct file_cache_config *cfg, int root_fd);
+
 /* Gives back a reference from file_cache_open(). O(1). */
 void file_entry_release(struct file_entry *e);
 

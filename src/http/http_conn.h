@@ -19,7 +19,6 @@
 #include "core/loop.h"
 #include "http/file_cache.h"
 #include "http/http_parser.h"
-#include "http/http_route.h"
 #include "log/log.h"
 #include "net/conn.h"
 
@@ -37,8 +36,6 @@ enum http_timeout {
 /* Settings every loop reads and none writes. */
 struct http_settings {
     int root_fd;
-    /* The handler table (http_route.h); NULL: static files only. */
-    const struct http_routes *routes;
     struct http_limits limits;
     uint64_t max_body_bytes;
     size_t max_connections; /* per loop */
@@ -52,6 +49,7 @@ struct http_settings {
     struct log *error_log;  /* NULL: off */
     const char *root_path;  /* --root as given, for error-log lines */
     bool log_not_found;     /* --log-not-found: 404s in the error log too */
+    unsigned generation;    /* counts reloads: 1 at start */
 };
 
 /* Where a connection is in its life (its timeout class follows from it). */
@@ -108,10 +106,15 @@ void http_loop_accept(struct http_loop *h, int fd, const struct sockaddr *peer, 
  */
 void http_loop_drain(struct http_loop *h);
 
+/*
+ * A reload: the loop reads s from now on (the caller keeps the old settings alive until every
+ * loop has switched). Timeouts change for timers armed from now on (armed ones are capped at the
+ * new duration); the file cache starts afresh. Requests that start later see the new limits.
+ * O(connections with a shortened timeout + cached files).
+ */
+void http_loop_reconfigure(struct http_loop *h, const struct http_settings *s);
+
 /* Closes every connection and frees h's memory. */
 void http_loop_free(struct http_loop *h);
-
-/* The catch-all handler of a route table (http_route.h): static files beneath the root. */
-int http_static_handler(struct http_exchange *x, const struct http_request *req, void *ctx);
 
 #endif

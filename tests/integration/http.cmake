@@ -59,6 +59,8 @@ tinyweb_http_test(shutdown.t4 120 --group shutdown --threads 4)
 tinyweb_http_test(logs.t1 60 --group logs --threads 1)
 tinyweb_http_test(logs.t4 60 --group logs --threads 4)
 tinyweb_http_test(args 60 --group args)
+tinyweb_http_test(config.t1 90 --group config --threads 1)
+tinyweb_http_test(config.t2 90 --group config --threads 2)
 
 # Path confinement without openat2 (Linux before 5.6, valgrind): the same attacks against the
 # O_NOFOLLOW walk, with openat2 made to fail with ENOSYS by a seccomp filter. The filter names
