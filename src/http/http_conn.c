@@ -18,6 +18,7 @@
 #include "core/defs.h"
 #include "http/http_cond.h"
 #include "http/http_response.h"
+#include "http/http_route.h"
 #include "http/http_static.h"
 
 /*
@@ -263,24 +264,39 @@ static struct http_head head_for(struct http_conn *hc, int status)
     };
 }
 
-/* Queues a head and an optional small body in conn.out (a pooled block: no allocation, and one
- * write carries both); the connection then enters PHASE_SEND. */
-static int queue_head(struct http_conn *hc, const struct http_head *head, const char *body,
-                      size_t body_len)
+/* Queues a head, extra header lines (each ending in CRLF, or NULL) and an optional body in
+ * conn.out (a pooled block when small: no allocation, and one write carries both); the
+ * connection then enters PHASE_SEND. */
+static int queue_reply(struct http_conn *hc, const struct http_head *head, const char *extra,
+                       const char *body, size_t body_len)
 {
     /* Every field but a redirect's Location is short and bounded (HTTP_HEAD_MAX). */
-    size_t room = HTTP_HEAD_MAX + (head->location ? strlen(head->location) : 0);
+    size_t extra_len = extra ? strlen(extra) : 0;
+    size_t room = HTTP_HEAD_MAX + (head->location ? strlen(head->location) : 0) + extra_len;
     char *p = conn_out_space(&hc->conn, room + body_len);
     if (!p)
         return -ENOMEM;
     size_t n = http_head_write(p, room, head);
     if (n == 0)
         return -ENOSPC;
-    memcpy(p + n, body, body_len);
+    if (extra_len) {
+        /* Before the empty line that ends the head. */
+        memcpy(p + n - 2, extra, extra_len);
+        memcpy(p + n - 2 + extra_len, "\r\n", 2);
+        n += extra_len;
+    }
+    if (body_len)
+        memcpy(p + n, body, body_len);
     conn_commit(&hc->conn, n + body_len);
     hc->resp.head_bytes = (uint32_t)n;
     set_phase(hc, PHASE_SEND);
     return 0;
+}
+
+static int queue_head(struct http_conn *hc, const struct http_head *head, const char *body,
+                      size_t body_len)
+{
+    return queue_reply(hc, head, NULL, body, body_len);
 }
 
 /* An error page. Errors found while parsing leave the framing in doubt: those close. */
@@ -355,19 +371,69 @@ static int respond_static(struct http_conn *hc, const struct http_request *req)
     return rc;
 }
 
-/* The response to a complete request (its body, if any, already read). */
+/* The request a handler answers (http_route.h): lives on the stack of respond(). */
+struct http_exchange {
+    struct http_conn *hc;
+    const struct http_request *req;
+};
+
+int http_static_handler(struct http_exchange *x, const struct http_request *req, void *ctx)
+{
+    (void)ctx;
+    return respond_static(x->hc, req);
+}
+
+/* Without routes in the settings: static files only (read, never written). */
+static const struct http_routes static_only = {
+    .fallback = {.methods = HTTP_METHODS_READ, .handle = http_static_handler}};
+
+/* The response to a complete request (its body, if any, already read): the route table picks
+ * its handler; with static files alone, that costs a compare and an indirect call. */
 static int respond(struct http_conn *hc, const struct http_request *req)
 {
-    switch (req->method) {
-    case HTTP_GET:
-    case HTTP_HEAD:
-        return respond_static(hc, req);
-    case HTTP_OTHER:
+    if (req->method == HTTP_OTHER)
         return respond_error(hc, req, 501, false, NULL);
-    default:
-        /* Static files are read, never written. */
-        return respond_error(hc, req, 405, false, "GET, HEAD");
+    const struct http_routes *routes = loop_of(hc)->settings->routes;
+    if (!routes)
+        routes = &static_only;
+    struct http_match m = http_routes_match(routes, req->path.p, req->path.len, req->method);
+    if (!m.route) {
+        char allow[96];
+        http_methods_format(m.allowed, allow, sizeof(allow));
+        return respond_error(hc, req, 405, false, allow);
     }
+    struct http_exchange x = {hc, req};
+    return m.route->handle(&x, req, m.route->ctx);
+}
+
+int http_reply_send(struct http_exchange *x, const struct http_reply *r)
+{
+    struct http_conn *hc = x->hc;
+    struct http_head head = head_for(hc, r->status);
+    head.content_type = r->content_type;
+    head.content_length = (int64_t)r->body_len;
+    begin_response(hc, x->req, r->status);
+    bool head_only = x->req->method == HTTP_HEAD;
+    return queue_reply(hc, &head, r->headers, r->body, head_only ? 0 : r->body_len);
+}
+
+int http_reply_error(struct http_exchange *x, int status, const char *why)
+{
+    struct http_conn *hc = x->hc;
+    char page[512];
+    size_t len = http_error_page(page, sizeof(page), status);
+    struct http_head head = head_for(hc, status);
+    head.content_type = "text/html; charset=utf-8";
+    head.content_length = (int64_t)len;
+    begin_response(hc, x->req, status);
+    if (why)
+        log_failure(hc, LOG_LEVEL_ERROR, "%s", why);
+    return queue_head(hc, &head, page, x->req->method == HTTP_HEAD ? 0 : len);
+}
+
+const struct sockaddr *http_exchange_peer(const struct http_exchange *x)
+{
+    return &x->hc->conn.peer.sa;
 }
 
 /* A request that cannot be answered in sync with the stream: answer, then close. */

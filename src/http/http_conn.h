@@ -19,6 +19,7 @@
 #include "core/loop.h"
 #include "http/file_cache.h"
 #include "http/http_parser.h"
+#include "http/http_route.h"
 #include "log/log.h"
 #include "net/conn.h"
 
@@ -36,6 +37,8 @@ enum http_timeout {
 /* Settings every loop reads and none writes. */
 struct http_settings {
     int root_fd;
+    /* The handler table (http_route.h); NULL: static files only. */
+    const struct http_routes *routes;
     struct http_limits limits;
     uint64_t max_body_bytes;
     size_t max_connections; /* per loop */
@@ -116,5 +119,8 @@ void http_loop_reconfigure(struct http_loop *h, const struct http_settings *s);
 
 /* Closes every connection and frees h's memory. */
 void http_loop_free(struct http_loop *h);
+
+/* The catch-all handler of a route table (http_route.h): static files beneath the root. */
+int http_static_handler(struct http_exchange *x, const struct http_request *req, void *ctx);
 
 #endif
