@@ -81,6 +81,40 @@ def runqueue_seconds(pid=None):
         return None
 
 
+def wrk_lua(requests):
+    """A wrk script that sends requests in turn (each a (path, headers dict) pair) and prints one
+    line at the end: 'WRK requests=N bytes=N connect=N read=N write=N status=N timeout=N p50=us
+    p99=us max=us' (status counts the non-2xx/3xx responses). wrk_summary() reads it."""
+    formats = ',\n    '.join(
+        'wrk.format("GET", "%s"%s)' % (path, ', {%s}' % ', '.join(
+            f'["{k}"] = "{v}"' for k, v in headers.items()) if headers else '')
+        for path, headers in requests)
+    return r'''
+local reqs, i = {}, 0
+init = function(args)
+  reqs = {
+    %s,
+  }
+end
+request = function()
+  i = i %% #reqs + 1
+  return reqs[i]
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK requests=%%d bytes=%%d connect=%%d read=%%d write=%%d status=%%d " ..
+    "timeout=%%d p50=%%d p99=%%d max=%%d\n", summary.requests, summary.bytes, e.connect, e.read,
+    e.write, e.status, e.timeout, latency:percentile(50), latency:percentile(99), latency.max))
+end
+''' % formats
+
+
+def wrk_summary(text):
+    """wrk_lua()'s closing line as a dict of ints, or None when wrk printed none."""
+    m = re.search(r'WRK (.*)', text)
+    return {k: int(v) for k, v in re.findall(r'(\w+)=(\d+)', m[1])} if m else None
+
+
 class Skip(Exception):
     """A test or scenario that cannot run here (a tool is missing): reported, not a failure."""
 

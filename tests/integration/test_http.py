@@ -2737,23 +2737,9 @@ class Config(Suite):
         errors = [x for x in s.stderr().splitlines() if '[error]' in x]
         check(all('reload refused' in x or 'reload failed' in x for x in errors), f'{errors}')
 
-    RELOAD_LUA = r'''
-local reqs, i = {}, 0
-init = function(args)
-  reqs = {wrk.format("GET", "/f612.txt"), wrk.format("GET", "/f612.txt"),
-          wrk.format("GET", "/f612.txt", {["Connection"] = "close"}),
-          wrk.format("GET", "/sub/page.txt")}
-end
-request = function()
-  i = i % #reqs + 1
-  return reqs[i]
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RELOAD requests=%d connect=%d read=%d write=%d status=%d timeout=%d\\n",
-    summary.requests, e.connect, e.read, e.write, e.status, e.timeout))
-end
-'''
+    RELOAD_LUA = common.wrk_lua([('/f612.txt', None), ('/f612.txt', None),
+                                 ('/f612.txt', {'Connection': 'close'}),
+                                 ('/sub/page.txt', None)])
 
     def test_reload_under_load(self):
         # A reload every 100 ms under wrk: no socket error, no non-2xx, no fd or memory growth.
@@ -2795,9 +2781,8 @@ end
                 load.kill()
                 load.wait()
         text = out.decode(errors='replace')
-        m = re.search(r'RELOAD (.*)', text)
-        check(load.returncode == 0 and m, f'wrk: {text[-1500:]}')
-        r = {k: int(v) for k, v in re.findall(r'(\w+)=(\d+)', m[1])}
+        r = common.wrk_summary(text)
+        check(load.returncode == 0 and r, f'wrk: {text[-1500:]}')
         wait_until(lambda: s.stderr().count('configuration reloaded') >= reloads, LOG_TIMEOUT,
                    f'{reloads} reloads')
         fds_after = s.settled_fds()

@@ -1277,33 +1277,11 @@ def scenario_resets(ctx, root):
 # ---------------------------------------------------------------------------------------------
 # wrk
 
-WRK_SCRIPT = r'''
--- stress.py: small files, 100 KiB, 1 MiB, and a quarter of the requests with Connection: close.
-local reqs = {}
-local i = 0
-init = function(args)
-  reqs = {
-    wrk.format("GET", "/small.txt"),
-    wrk.format("GET", "/f100k.bin"),
-    wrk.format("GET", "/small.txt", {["Connection"] = "close"}),
-    wrk.format("GET", "/f1m.bin"),
-    wrk.format("GET", "/small.txt"),
-    wrk.format("GET", "/f100k.bin", {["Connection"] = "close"}),
-    wrk.format("GET", "/small.txt"),
-    wrk.format("GET", "/f100k.bin"),
-  }
-end
-request = function()
-  i = i % #reqs + 1
-  return reqs[i]
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("STRESS requests=%d bytes=%d connect=%d read=%d write=%d status=%d " ..
-    "timeout=%d p50=%d p99=%d max=%d\n", summary.requests, summary.bytes, e.connect, e.read,
-    e.write, e.status, e.timeout, latency:percentile(50), latency:percentile(99), latency.max))
-end
-'''
+# Small files, 100 KiB, 1 MiB, and a quarter of the requests with Connection: close.
+WRK_SCRIPT = common.wrk_lua([('/small.txt', None), ('/f100k.bin', None),
+                             ('/small.txt', {'Connection': 'close'}), ('/f1m.bin', None),
+                             ('/small.txt', None), ('/f100k.bin', {'Connection': 'close'}),
+                             ('/small.txt', None), ('/f100k.bin', None)])
 
 
 def need_wrk():
@@ -1335,9 +1313,9 @@ def wrk_result(child, timeout):
     rc = child.proc.returncode
     child.close()
     text = out.decode(errors='replace')
-    m = re.search(r'STRESS (.*)', text)
-    check(rc == 0 and m, f'wrk exited {rc}: {text[-2000:]}')
-    return {k: int(v) for k, v in re.findall(r'(\w+)=(\d+)', m[1])}, text
+    summary = common.wrk_summary(text)
+    check(rc == 0 and summary, f'wrk exited {rc}: {text[-2000:]}')
+    return summary, text
 
 
 # ---------------------------------------------------------------------------------------------
