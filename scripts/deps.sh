@@ -5,7 +5,8 @@
 #   echo:   build + nc (netcat-openbsd), to talk to idle_echo (make run-echo)
 #   format: clang-format (make format, make format-check)
 #   test:   build + cmocka (unit tests), curl, clang-format, wrk and valgrind (stress tests),
-#           chromium (the bundled site at phone width)
+#           chromium (the bundled site at phone width), chromium-driver and python3-selenium
+#           (the live status page), promtool (from the prometheus package: /metrics)
 #   bench:  build + what `make bench` needs: wrk, the peers h2o and nginx-light, pgrep (procps)
 #           and taskset (util-linux)
 #   fuzz:   build + clang 14, its sanitizer and libFuzzer runtimes, llvm-symbolizer
@@ -17,7 +18,8 @@ case "${1:-build}" in
 build) want=("${build[@]}") ;;
 echo) want=("${build[@]}" netcat-openbsd) ;;
 format) want=(clang-format) ;;
-test) want=("${build[@]}" pkg-config libcmocka-dev curl clang-format wrk valgrind chromium) ;;
+test) want=("${build[@]}" pkg-config libcmocka-dev curl clang-format wrk valgrind chromium
+  chromium-driver python3-selenium) ;;
 bench) want=("${build[@]}" wrk h2o nginx-light procps util-linux) ;;
 # libclang-rt-14-dev (libFuzzer, ASan, UBSan) is only recommended by clang-14, and installs here
 # run without recommends; llvm-14 has the symbolizer that puts file:line in crash reports.
@@ -34,20 +36,43 @@ for p in "${want[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# test: promtool checks /metrics (tests/integration/test_status.py). Debian ships it only in the
+# prometheus package, whose install would also set up and start a Prometheus service: the binary
+# alone is taken from the package into /usr/local/bin.
+need_promtool=0
+if [ "${1:-build}" = test ] && ! command -v promtool >/dev/null; then
+  need_promtool=1
+fi
+[ ${#missing[@]} -eq 0 ] && [ $need_promtool = 0 ] && exit 0
 
 cmd="apt-get install -y --no-install-recommends ${missing[*]}"
 if [ "$(id -u)" -ne 0 ]; then
-  echo "deps: missing packages: ${missing[*]}" >&2
-  echo "deps: run as root: apt-get update && $cmd" >&2
+  [ ${#missing[@]} -gt 0 ] && echo "deps: missing packages: ${missing[*]}" >&2
+  [ ${#missing[@]} -gt 0 ] && echo "deps: run as root: apt-get update && $cmd" >&2
+  [ $need_promtool = 1 ] && echo "deps: missing promtool: run as root: cd \$(mktemp -d) &&" \
+    "apt-get download prometheus && dpkg-deb -x prometheus_*.deb . &&" \
+    "install usr/bin/promtool /usr/local/bin/" >&2
   exit 1
 fi
-echo "deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 # The package lists are refreshed once per machine; a fresh one has none.
 stamp=/var/lib/apt/periodic/tinyweb-update-stamp
-if [ ! -e "$stamp" ] || ! $cmd >/dev/null 2>&1; then
-  apt-get update -qq
-  mkdir -p "$(dirname "$stamp")" && touch "$stamp"
-  $cmd
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  if [ ! -e "$stamp" ] || ! $cmd >/dev/null 2>&1; then
+    apt-get update -qq
+    mkdir -p "$(dirname "$stamp")" && touch "$stamp"
+    $cmd
+  fi
+fi
+if [ $need_promtool = 1 ]; then
+  echo "deps: installing promtool (from the prometheus package, without the service)" >&2
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  if ! (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); then
+    apt-get update -qq
+    (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1)
+  fi
+  dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -C "$tmp" ./usr/bin/promtool
+  install -m 0755 "$tmp/usr/bin/promtool" /usr/local/bin/promtool
 fi

@@ -20,11 +20,10 @@
 #include "core/tick.h"
 #include "core/units.h"
 
-#define TINYWEB_VERSION "0.1.0"
-#define DAY_MS          (24u * 3600 * 1000)
-#define LINE_MAX_BYTES  4096
-#define HELP_COLUMN     29
-#define HELP_WIDTH      99
+#define DAY_MS         (24u * 3600 * 1000)
+#define LINE_MAX_BYTES 4096
+#define HELP_COLUMN    29
+#define HELP_WIDTH     99
 
 /* How a value is parsed, and into what. */
 enum kind {
@@ -202,6 +201,41 @@ static int set_user(struct config *cfg, const char *s, char *why, size_t len)
     return 0;
 }
 
+/* --status and --metrics: an absolute path of a URL, without a query; the status page is
+ * PATH/, so PATH itself ends without a slash. */
+static int set_url_path(const char **out, const char *s, bool page, char *why, size_t len)
+{
+    size_t n = strlen(s);
+    if (s[0] != '/' || n < 2 || (page && s[n - 1] == '/') || strpbrk(s, "?# \t\r\n")) {
+        snprintf(why, len, "expected an absolute path such as %s", page ? "/status" : "/metrics");
+        return -EINVAL;
+    }
+    *out = s;
+    return 0;
+}
+
+static int set_status(struct config *cfg, const char *s, char *why, size_t len)
+{
+    return set_url_path(&cfg->status, s, true, why, len);
+}
+
+static int set_metrics(struct config *cfg, const char *s, char *why, size_t len)
+{
+    return set_url_path(&cfg->metrics, s, false, why, len);
+}
+
+/* Loopback only, as nginx's stub_status is usually configured. */
+#define STATUS_ALLOW_DEFAULT "127.0.0.0/8,::1"
+
+static int set_status_allow(struct config *cfg, const char *s, char *why, size_t len)
+{
+    char what[96];
+    if (cidr_list_parse(s, &cfg->status_allow, what, sizeof(what)) == 0)
+        return 0;
+    snprintf(why, len, "%s; expected addresses or ranges such as 127.0.0.0/8,::1", what);
+    return -EINVAL;
+}
+
 /* ---- The table ---- */
 
 static const struct opt_def opts[] = {
@@ -281,6 +315,15 @@ static const struct opt_def opts[] = {
     {"log-not-found", 0, "on|off",
      "a line in the error log for every 404, as for every 403 and 5xx", "on", K_ONOFF, F_RELOAD,
      FIELD(log_not_found), 0, 0, NULL, NULL},
+    {"status", 0, "PATH",
+     "serve the server's counters at PATH as JSON, at PATH/metrics as Prometheus text and at "
+     "PATH/ as a live page (off by default)",
+     NULL, K_CUSTOM, F_RELOAD, FIELD(status), 0, 0, set_status, NULL},
+    {"status-allow", 0, "CIDR[,CIDR...]",
+     "the client addresses that may read --status and --metrics; others get 403",
+     STATUS_ALLOW_DEFAULT, K_CUSTOM, F_RELOAD, FIELD(status_allow), 0, 0, set_status_allow, NULL},
+    {"metrics", 0, "PATH", "serve the Prometheus text at PATH instead of --status PATH/metrics",
+     NULL, K_CUSTOM, F_RELOAD, FIELD(metrics), 0, 0, set_metrics, NULL},
     {"pid-file", 0, "FILE",
      "the server's process id, written once the port is bound and removed "
      "at exit",
@@ -490,6 +533,8 @@ static void set_defaults(struct config *cfg)
         .file_cache_valid_ms = 1000,
     };
     snprintf(cfg->port, sizeof(cfg->port), "9006");
+    char why[160];
+    set_status_allow(cfg, STATUS_ALLOW_DEFAULT, why, sizeof(why));
 }
 
 /* A copy of s that lives as long as cfg. */
@@ -602,6 +647,8 @@ static int validate(struct config *cfg, FILE *err)
 {
     if (cfg->tick == TICK_ALARM && cfg->threads != 1)
         return bad(err, "--tick", "alarm", "SIGALRM is process-wide: it needs -t 1");
+    if (cfg->metrics && !cfg->status)
+        return bad(err, "--metrics", cfg->metrics, "needs --status");
     if (cfg->max_uri_bytes > cfg->max_header_bytes)
         fprintf(err, "tinyweb: note: --max-uri-bytes is above --max-header-bytes; a request "
                      "head can never be longer than --max-header-bytes\n");

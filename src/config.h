@@ -15,7 +15,11 @@
 #include <stdio.h>
 
 #include "core/loop.h"
+#include "net/cidr.h"
 #include "net/conn.h"
+
+/* What --version prints and /status reports. */
+#define TINYWEB_VERSION "0.1.0"
 
 /* Addresses one server listens on, at most. */
 #define CONFIG_LISTEN_MAX 16
@@ -50,6 +54,9 @@ struct config {
     uint64_t max_connections;
     uint64_t max_header_bytes, max_headers, max_uri_bytes, max_body_bytes;
     uint64_t file_cache_entries, file_cache_bytes, file_cache_valid_ms; /* per loop */
+    const char *status;            /* --status PATH: JSON there, the page at PATH/; NULL: off */
+    const char *metrics;           /* --metrics PATH: Prometheus text; NULL: PATH/metrics */
+    struct cidr_list status_allow; /* --status-allow: who may read them */
 
     /* Where it came from, for a reload, and what the parse owns. */
     const char *file; /* -f, or NULL */

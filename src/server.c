@@ -20,11 +20,15 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/defs.h"
 #include "core/notify.h"
 #include "core/sig.h"
+#include "core/stats.h"
 #include "core/tick.h"
+#include "handlers/status.h"
 #include "http/http_conn.h"
+#include "http/http_route.h"
 #include "net/listener.h"
 
 /* How long a client may keep sending after our last response before we close (nginx's
@@ -71,6 +75,8 @@ struct generation {
     struct log *access_log, *error_log;
     unsigned number;
     struct generation *retired_next; /* retired but maybe still read (a loop did not answer) */
+    struct http_routes routes;       /* the settings' handler table */
+    struct status *status;           /* --status, or NULL */
 };
 
 struct server {
@@ -83,9 +89,14 @@ struct server {
     bool stopping;
     size_t fds_per_loop; /* each loop's share of the open-file limit (SIZE_MAX: no limit) */
     uint64_t nofile;     /* the open-file limit */
-    _Atomic(struct generation *) next; /* the generation loops switch to on WAKE_RELOAD */
-    atomic_int switched;               /* loops that took it */
-    struct generation *retired;        /* generations retired before every loop switched */
+    _Atomic(struct generation *) next;       /* the generation loops switch to on WAKE_RELOAD */
+    atomic_int switched;                     /* loops that took it */
+    struct generation *retired;              /* generations retired before every loop switched */
+    _Atomic(const struct generation *) live; /* gen, for the stats registry's readers */
+    struct stats *stats;                     /* every loop's counters and the process's */
+    counter_t reloads[2];                    /* SIGHUPs that took effect, and that did not */
+    uint64_t started_ns;                     /* CLOCK_MONOTONIC at start, for uptime */
+    double started_epoch;                    /* the same moment in Unix time */
 };
 
 static void worker_stop(struct worker *w)
@@ -122,82 +133,247 @@ static void post(struct worker *w, unsigned cmd)
     (void)r;
 }
 
-/* The loops' counters summed, read while they run (core/counter.h). */
-struct totals {
-    uint64_t requests, rejected, responses[6], phases[PHASE_COUNT], expired[HTTP_TIMEOUT_COUNT];
-    uint64_t opened, closed[CLOSE_REASON_MAX], bytes_out, shed;
-    uint64_t cache_hits, cache_misses, cache_checks, cache_stale, cache_evicted;
-    uint64_t cache_entries, cache_bytes;
+/*
+ * The stats registry's tables (core/stats.h): the counters each module keeps per loop, and the
+ * process's own. Every series is read on demand with relaxed loads, by /status on any loop and
+ * by the "stopped:" report at the end.
+ */
+#define RESPONSES(c)                                                                               \
+    STAT_LABELED(struct http_stats, responses[c], "tinyweb_responses_total", STAT_COUNTER,         \
+                 "Responses by status class.", "class", #c "xx")
+#define PHASE(p, v)                                                                                \
+    STAT_LABELED(struct http_stats, phases[p], "tinyweb_connections", STAT_GAUGE,                  \
+                 "Open connections by phase.", "phase", v)
+#define TIMEOUT(t, v)                                                                              \
+    STAT_LABELED(struct http_stats, expired[t], "tinyweb_timeouts_total", STAT_COUNTER,            \
+                 "Timer expiries by timeout class.", "class", v)
+
+static const struct stat_desc http_stat_descs[] = {
+    STAT_FIELD(struct http_stats, requests, "tinyweb_requests_total", STAT_COUNTER,
+               "Requests whose head was read and parsed."),
+    RESPONSES(1),
+    RESPONSES(2),
+    RESPONSES(3),
+    RESPONSES(4),
+    RESPONSES(5),
+    STAT_FIELD(struct http_stats, rejected, "tinyweb_connections_refused_total", STAT_COUNTER,
+               "Connections answered 503 at accept: --max-connections, the loop's share of the "
+               "open-file limit, or shutting down."),
+    PHASE(PHASE_HEAD, "head"),
+    PHASE(PHASE_BODY, "body"),
+    PHASE(PHASE_SEND, "send"),
+    PHASE(PHASE_IDLE, "idle"),
+    PHASE(PHASE_LINGER, "linger"),
+    TIMEOUT(HTTP_TIMEOUT_HEADER, "header"),
+    TIMEOUT(HTTP_TIMEOUT_BODY, "body"),
+    TIMEOUT(HTTP_TIMEOUT_SEND, "send"),
+    TIMEOUT(HTTP_TIMEOUT_IDLE, "idle"),
+    TIMEOUT(HTTP_TIMEOUT_LINGER, "linger"),
+    TIMEOUT(HTTP_TIMEOUT_SHUTDOWN, "shutdown"),
 };
 
-static void sum_counters(const struct server *srv, struct totals *t)
+/* The values are close_reason_name()'s. */
+#define CLOSED(r, v)                                                                               \
+    STAT_LABELED(struct conn_set, closed[r], "tinyweb_connections_closed_total", STAT_COUNTER,     \
+                 "Connections closed, by reason.", "reason", v)
+
+static const struct stat_desc conn_stat_descs[] = {
+    STAT_FIELD(struct conn_set, opened, "tinyweb_connections_accepted_total", STAT_COUNTER,
+               "Connections accepted and served."),
+    CLOSED(CLOSE_PEER, "peer_closed"),
+    CLOSED(CLOSE_ERROR, "error"),
+    CLOSED(CLOSE_DONE, "done"),
+    CLOSED(CLOSE_IDLE_TIMEOUT, "idle_timeout"),
+    CLOSED(CLOSE_HEADER_TIMEOUT, "header_timeout"),
+    CLOSED(CLOSE_BODY_TIMEOUT, "body_timeout"),
+    CLOSED(CLOSE_SEND_TIMEOUT, "send_timeout"),
+    CLOSED(CLOSE_SHUTDOWN, "shutdown"),
+    STAT_FIELD(struct conn_set, bytes_out, "tinyweb_sent_bytes_total", STAT_COUNTER,
+               "Response bytes, heads included, that the sockets took."),
+};
+
+/* A loop's listeners (one per listen address) together. */
+static uint64_t worker_shed(const void *block)
 {
-    memset(t, 0, sizeof(*t));
-    for (int i = 0; i < srv->nworkers; i++) {
-        const struct worker *w = &srv->workers[i];
-        const struct http_stats *st = &w->http.stats;
-        t->requests += counter_get(&st->requests);
-        t->rejected += counter_get(&st->rejected);
-        for (int c = 1; c < 6; c++)
-            t->responses[c] += counter_get(&st->responses[c]);
-        for (int p = 0; p < PHASE_COUNT; p++)
-            t->phases[p] += counter_get(&st->phases[p]);
-        for (int x = 0; x < HTTP_TIMEOUT_COUNT; x++)
-            t->expired[x] += counter_get(&st->expired[x]);
-        t->opened += counter_get(&w->http.conns.opened);
-        for (int r = 0; r < CLOSE_REASON_MAX; r++)
-            t->closed[r] += counter_get(&w->http.conns.closed[r]);
-        t->bytes_out += counter_get(&w->http.conns.bytes_out);
-        for (int l = 0; l < w->nlisteners; l++)
-            t->shed += counter_get(&w->listeners[l].shed);
-        if (w->http.files) {
-            const struct file_cache_stats *fs = file_cache_stats(w->http.files);
-            t->cache_hits += counter_get(&fs->hits);
-            t->cache_misses += counter_get(&fs->misses);
-            t->cache_checks += counter_get(&fs->checks);
-            t->cache_stale += counter_get(&fs->stale);
-            t->cache_evicted += counter_get(&fs->evicted);
-            t->cache_entries += counter_get(&fs->entries);
-            t->cache_bytes += counter_get(&fs->bytes);
-        }
-    }
+    const struct worker *w = block;
+    uint64_t n = 0;
+    for (int i = 0; i < w->nlisteners; i++)
+        n += counter_get(&w->listeners[i].shed);
+    return n;
 }
 
-#define LLU(x) ((unsigned long long)(x))
+static const struct stat_desc listener_stat_descs[] = {
+    {.name = "tinyweb_listener_shed_total",
+     .help = "Connections accepted and closed at once because the process ran out of fds.",
+     .type = STAT_COUNTER,
+     .read = worker_shed},
+};
 
-/* Logs the counters: on SIGUSR1 while serving, and once at the end. */
-static void report(struct server *srv, bool final)
+#define CACHE(m, name, kind, help) STAT_FIELD(struct file_cache_stats, m, name, kind, help)
+
+static const struct stat_desc cache_stat_descs[] = {
+    CACHE(hits, "tinyweb_file_cache_hits_total", STAT_COUNTER,
+          "Requests answered from the open-file cache."),
+    CACHE(misses, "tinyweb_file_cache_misses_total", STAT_COUNTER,
+          "Requests whose file was looked up on disk."),
+    CACHE(checks, "tinyweb_file_cache_checks_total", STAT_COUNTER,
+          "Cached files checked again against the disk (--file-cache-valid)."),
+    CACHE(stale, "tinyweb_file_cache_stale_total", STAT_COUNTER,
+          "Cached files found changed on disk and dropped."),
+    CACHE(evicted, "tinyweb_file_cache_evictions_total", STAT_COUNTER,
+          "Cached files dropped to make room."),
+    CACHE(entries, "tinyweb_file_cache_entries", STAT_GAUGE, "Files in the cache now."),
+    CACHE(bytes, "tinyweb_file_cache_bytes", STAT_GAUGE, "File contents held in memory now."),
+};
+
+/* The generation in force, from any thread: a reload frees the one it replaces only once every
+ * loop has switched, so a loop reading it here (not switched yet) keeps it alive. */
+static const struct generation *live(const void *srv)
 {
-    struct totals t;
-    sum_counters(srv, &t);
+    return atomic_load_explicit(&((const struct server *)srv)->live, memory_order_acquire);
+}
+
+static uint64_t access_dropped(const void *srv)
+{
+    return log_dropped(live(srv)->access_log);
+}
+
+static uint64_t error_dropped(const void *srv)
+{
+    return log_dropped(live(srv)->error_log);
+}
+
+static uint64_t config_generation(const void *srv)
+{
+    return live(srv)->number;
+}
+
+static const struct stat_desc process_stat_descs[] = {
+    {.name = "tinyweb_log_dropped_lines_total",
+     .help = "Log lines lost: the async queue was full, or a write failed.",
+     .type = STAT_COUNTER,
+     .label = "log",
+     .value = "access",
+     .read = access_dropped},
+    {.name = "tinyweb_log_dropped_lines_total",
+     .help = "Log lines lost: the async queue was full, or a write failed.",
+     .type = STAT_COUNTER,
+     .label = "log",
+     .value = "error",
+     .read = error_dropped},
+    STAT_LABELED(struct server, reloads[0], "tinyweb_config_reloads_total", STAT_COUNTER,
+                 "Reloads (SIGHUP), by result.", "result", "ok"),
+    STAT_LABELED(struct server, reloads[1], "tinyweb_config_reloads_total", STAT_COUNTER,
+                 "Reloads (SIGHUP), by result.", "result", "failed"),
+    {.name = "tinyweb_config_generation",
+     .help = "The configuration in force: 1 at start, one more per successful reload.",
+     .type = STAT_GAUGE,
+     .read = config_generation},
+};
+
+/* Builds the registry once every loop is open (the file caches exist). 0 or -ENOMEM. */
+static int stats_setup(struct server *srv)
+{
+    int n = srv->nworkers;
+    const void **blocks = calloc((size_t)n * 4, sizeof(*blocks));
+    srv->stats = stats_new(n);
+    if (!blocks || !srv->stats) {
+        free(blocks);
+        return -ENOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        struct worker *w = &srv->workers[i];
+        blocks[i] = &w->http.stats;
+        blocks[n + i] = &w->http.conns;
+        blocks[2 * n + i] = w;
+        blocks[3 * n + i] = file_cache_stats(w->http.files);
+    }
+    const void *process = srv;
+    int rc = stats_register(srv->stats, http_stat_descs, ARRAY_SIZE(http_stat_descs), blocks, true);
+    if (rc == 0)
+        rc = stats_register(srv->stats, conn_stat_descs, ARRAY_SIZE(conn_stat_descs), blocks + n,
+                            true);
+    if (rc == 0)
+        rc = stats_register(srv->stats, listener_stat_descs, ARRAY_SIZE(listener_stat_descs),
+                            blocks + 2 * n, true);
+    if (rc == 0)
+        rc = stats_register(srv->stats, cache_stat_descs, ARRAY_SIZE(cache_stat_descs),
+                            blocks + 3 * n, true);
+    if (rc == 0)
+        rc = stats_register(srv->stats, process_stat_descs, ARRAY_SIZE(process_stat_descs),
+                            &process, false);
+    free(blocks);
+    return rc;
+}
+
+/* A series' total, for the report. */
+static unsigned long long total(const struct server *srv, const char *name, const char *value)
+{
+    return (unsigned long long)stats_total(srv->stats, name, value);
+}
+
+/* Logs the counters once the loops have stopped, from the registry (the "stopped:" lines that
+ * scripts read; /status gives the same while the server runs). */
+static void report(struct server *srv)
+{
+    if (!srv->stats || !srv->error_log)
+        return;
     char line[768];
-    int n = snprintf(line, sizeof(line),
-                     "%s: %llu requests, %llu refused; closed:", final ? "stopped" : "status",
-                     LLU(t.requests), LLU(t.rejected));
+    int n = snprintf(line, sizeof(line), "stopped: %llu requests, %llu refused; closed:",
+                     total(srv, "tinyweb_requests_total", NULL),
+                     total(srv, "tinyweb_connections_refused_total", NULL));
     for (int r = 0; r < CLOSE_REASON_MAX && n > 0 && (size_t)n < sizeof(line); r++)
         n += snprintf(line + n, sizeof(line) - (size_t)n, " %s %llu", close_reason_name(r),
-                      LLU(t.closed[r]));
+                      total(srv, "tinyweb_connections_closed_total", close_reason_name(r)));
     log_msg(srv->error_log, LOG_LEVEL_INFO, "%s", line);
+#define R(c) total(srv, "tinyweb_responses_total", c)
+#define P(p) total(srv, "tinyweb_connections", p)
+#define T(t) total(srv, "tinyweb_timeouts_total", t)
+#define C(x) total(srv, "tinyweb_file_cache_" x, NULL)
     log_msg(srv->error_log, LOG_LEVEL_INFO,
             "responses: 1xx %llu 2xx %llu 3xx %llu 4xx %llu 5xx %llu; connections shed for "
             "lack of fds %llu",
-            LLU(t.responses[1]), LLU(t.responses[2]), LLU(t.responses[3]), LLU(t.responses[4]),
-            LLU(t.responses[5]), LLU(t.shed));
+            R("1xx"), R("2xx"), R("3xx"), R("4xx"), R("5xx"),
+            total(srv, "tinyweb_listener_shed_total", NULL));
     log_msg(srv->error_log, LOG_LEVEL_INFO,
             "connections: %llu accepted, open: head %llu body %llu send %llu idle %llu linger "
             "%llu; %llu bytes sent; timeouts: header %llu body %llu send %llu idle %llu linger "
             "%llu shutdown %llu",
-            LLU(t.opened), LLU(t.phases[PHASE_HEAD]), LLU(t.phases[PHASE_BODY]),
-            LLU(t.phases[PHASE_SEND]), LLU(t.phases[PHASE_IDLE]), LLU(t.phases[PHASE_LINGER]),
-            LLU(t.bytes_out), LLU(t.expired[HTTP_TIMEOUT_HEADER]),
-            LLU(t.expired[HTTP_TIMEOUT_BODY]), LLU(t.expired[HTTP_TIMEOUT_SEND]),
-            LLU(t.expired[HTTP_TIMEOUT_IDLE]), LLU(t.expired[HTTP_TIMEOUT_LINGER]),
-            LLU(t.expired[HTTP_TIMEOUT_SHUTDOWN]));
+            total(srv, "tinyweb_connections_accepted_total", NULL), P("head"), P("body"), P("send"),
+            P("idle"), P("linger"), total(srv, "tinyweb_sent_bytes_total", NULL), T("header"),
+            T("body"), T("send"), T("idle"), T("linger"), T("shutdown"));
     log_msg(srv->error_log, LOG_LEVEL_INFO,
             "file cache: %llu hits %llu misses %llu checks %llu stale %llu evicted; %llu files, "
             "%llu bytes",
-            LLU(t.cache_hits), LLU(t.cache_misses), LLU(t.cache_checks), LLU(t.cache_stale),
-            LLU(t.cache_evicted), LLU(t.cache_entries), LLU(t.cache_bytes));
+            C("hits_total"), C("misses_total"), C("checks_total"), C("stale_total"),
+            C("evictions_total"), C("entries"), C("bytes"));
+#undef R
+#undef P
+#undef T
+#undef C
+}
+
+/*
+ * --status: g's status handler, its routes ahead of the static files' catch-all. Uptime counts
+ * from the server's start, whichever generation answers. 0, or -1 with the reason in err.
+ */
+static int status_setup(struct server *srv, struct generation *g, char *err, size_t errlen)
+{
+    const struct config *cfg = &g->cfg;
+    if (!cfg->status)
+        return 0;
+    struct status_config sc = {.path = cfg->status,
+                               .metrics = cfg->metrics,
+                               .allow = cfg->status_allow,
+                               .version = TINYWEB_VERSION,
+                               .started_ns = srv->started_ns,
+                               .started_epoch = srv->started_epoch};
+    g->status = status_new(&sc, srv->stats);
+    if (!g->status || status_add_routes(g->status, &g->routes) != 0) {
+        snprintf(err, errlen, "--status %s: cannot set up the status handler", cfg->status);
+        return -1;
+    }
+    return 0;
 }
 
 static void reload(struct server *srv);
@@ -237,7 +413,6 @@ static void on_signal(int signo, void *ctx)
     struct server *srv = ctx;
     if (signo == SIGUSR1) {
         log_msg(srv->error_log, LOG_LEVEL_INFO, "SIGUSR1: reopening the log files");
-        report(srv, false);
         reopen_logs(srv->gen);
         return;
     }
@@ -469,6 +644,7 @@ static void generation_free(struct generation *g, const struct generation *keep)
         log_close(g->error_log);
     if (g->root_fd >= 0)
         close(g->root_fd);
+    status_free(g->status);
     config_free(&g->cfg);
     free(g);
 }
@@ -564,6 +740,9 @@ static void settings_init(struct generation *g)
     s->root_path = cfg->root;
     s->log_not_found = cfg->log_not_found;
     s->generation = g->number;
+    /* Static files answer everything; --status adds its routes once the registry exists. */
+    http_routes_init(&g->routes, http_static_handler, NULL, HTTP_METHODS_READ);
+    s->routes = &g->routes;
 }
 
 /*
@@ -647,8 +826,13 @@ static void reload(struct server *srv)
     } else if (!g) {
         log_lines(srv->error_log, "reload failed, the running configuration stays: ",
                   errors && *errors ? errors : "out of memory\n");
+    } else if (status_setup(srv, g, fixed, sizeof(fixed)) != 0) {
+        log_msg(srv->error_log, LOG_LEVEL_ERROR, "reload failed: %s", fixed);
+        generation_free(g, cur);
+        g = NULL;
     }
     free(errors);
+    counter_add(&srv->reloads[g ? 0 : 1], 1);
     if (!g) {
         reopen_logs(cur);
         notify_send("READY=1");
@@ -669,6 +853,7 @@ static void reload(struct server *srv)
          waited++)
         usleep(1000);
     srv->gen = g;
+    atomic_store_explicit(&srv->live, g, memory_order_release);
     srv->cfg = &g->cfg;
     srv->error_log = g->error_log;
     if (atomic_load(&srv->switched) == srv->nworkers) {
@@ -773,6 +958,11 @@ int server_main(int argc, char **argv)
     }
     const struct config *cfg = &g->cfg;
     srv.gen = g;
+    atomic_init(&srv.live, g);
+    srv.started_ns = clock_now_ns();
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    srv.started_epoch = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
     srv.cfg = cfg;
     srv.error_log = g->error_log;
     srv.nworkers = (int)cfg->threads;
@@ -799,6 +989,14 @@ int server_main(int argc, char **argv)
     }
     if (srv.nworkers > 1 && check_sole_listeners(&srv, err, sizeof(err)) != 0)
         goto out;
+    if (stats_setup(&srv) != 0) {
+        fprintf(stderr, "tinyweb: out of memory\n");
+        goto out;
+    }
+    if (status_setup(&srv, g, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tinyweb: %s\n", err);
+        goto out;
+    }
     measure_fds(&srv);
     share_fds(&srv, &g->settings, cfg->max_connections);
     if (cfg->pid_file && write_pid_file(cfg->pid_file, err, sizeof(err)) != 0) {
@@ -823,7 +1021,7 @@ int server_main(int argc, char **argv)
         fprintf(stderr, "tinyweb: event loop failed: %s\n", strerror(-rc));
     else
         exit_code = 0;
-    report(&srv, true);
+    report(&srv);
 out_pid:
     /* After --user the directory may no longer be ours to change: say so, once. */
     if (srv.gen->cfg.pid_file && unlink(srv.gen->cfg.pid_file) != 0)
@@ -839,5 +1037,6 @@ out:
         generation_free(r, NULL);
     }
     generation_free(srv.gen, NULL);
+    stats_free(srv.stats);
     return exit_code;
 }

@@ -326,8 +326,9 @@ struct status *status_new(const struct status_config *cfg, const struct stats *s
     }
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
-    st->start_ns = clock_now_ns();
-    st->start_epoch = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
+    st->start_ns = cfg->started_ns ? cfg->started_ns : clock_now_ns();
+    st->start_epoch = cfg->started_epoch > 0 ? cfg->started_epoch
+                                             : (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
     return st;
 }
 

@@ -29,12 +29,16 @@ struct status_config {
     const char *metrics; /* the Prometheus path; NULL: path + "/metrics" */
     struct cidr_list allow;
     const char *version;
+    /* When the server started, for uptime (a reload's handler keeps the first's): CLOCK_MONOTONIC
+     * ns and Unix time in seconds. 0: now. */
+    uint64_t started_ns;
+    double started_epoch;
 };
 
 struct status;
 
-/* A status handler over stats (which must outlive it). The clock of uptime starts now. NULL
- * when out of memory or when a path does not start with '/' (or path ends with one). */
+/* A status handler over stats (which must outlive it). NULL when out of memory or when a path
+ * does not start with '/' (or path ends with one). */
 struct status *status_new(const struct status_config *cfg, const struct stats *stats);
 
 /* Frees st; its routes must no longer be in use. */

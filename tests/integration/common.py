@@ -6,6 +6,8 @@ The test programs run as scripts from this directory, so `import common` finds t
 """
 import atexit
 import hashlib
+import http.client
+import json
 import os
 import random
 import re
@@ -169,6 +171,39 @@ def wait_until(predicate, timeout, what, interval=0.005, late=False):
         (check_late if late else check)(time.monotonic() < deadline,
                                         f'timed out after {timeout:.1f} s waiting for {what}')
         time.sleep(interval)
+
+
+def read_status(port, path='/status', timeout=10.0):
+    """tinyweb's status document (the server runs with --status PATH), read over a connection of
+    its own that the server closes (Connection: close), so that no observer's connection is left
+    to count in the phases or to time out."""
+    c = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        c.request('GET', path, headers={'Connection': 'close'})
+        r = c.getresponse()
+        body = r.read()
+        check(r.status == 200, f'GET {path}: {r.status} {body[:200]!r}')
+        return json.loads(body)
+    finally:
+        c.close()
+
+
+def status_counters(doc):
+    """A status document's totals as one flat dict, keyed as the "stopped:" lines name them:
+    requests, refused, 1xx..5xx, shed, accepted, bytes_sent, closed.REASON, open.PHASE,
+    timeouts.CLASS, and the file cache's (cache.hits, ...). The request that read it is counted
+    in requests and accepted, and its connection in open.head."""
+    t = doc['totals']
+    d = {'requests': t['requests'], 'refused': t['connections_refused'],
+         'shed': t['listener_shed'], 'accepted': t['connections_accepted'],
+         'bytes_sent': t['sent_bytes']}
+    d.update(t['responses'])
+    for prefix, family in (('closed.', 'connections_closed'), ('open.', 'connections'),
+                           ('timeouts.', 'timeouts')):
+        d.update({prefix + k: v for k, v in t[family].items()})
+    d.update({'cache.' + k[len('file_cache_'):]: v for k, v in t.items()
+              if k.startswith('file_cache_')})
+    return d
 
 
 # Servers the tests started, by PID: killed at exit even if the runner is interrupted. A server

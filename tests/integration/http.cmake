@@ -75,3 +75,16 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|aarch64|arm64)$")
                     --only Files.test_missing_404 --only Files.test_fifo_not_served
                     --only Files.test_percent_encoded_names)
 endif()
+
+# The status handler (tests/integration/test_status.py): JSON, Prometheus text checked by
+# promtool, access control, reload, and the live page in headless Chromium under 2 s of wrk,
+# about 15 s. Selenium is Debian's python3-selenium, importable by Debian's own interpreter: the
+# test runs under /usr/bin/python3 when there is one, whichever python3 comes first in PATH.
+find_program(TINYWEB_SYSTEM_PYTHON python3 PATHS /usr/bin NO_DEFAULT_PATH)
+if(NOT TINYWEB_SYSTEM_PYTHON)
+  set(TINYWEB_SYSTEM_PYTHON ${Python3_EXECUTABLE})
+endif()
+add_test(NAME http.status
+         COMMAND ${TINYWEB_SYSTEM_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/test_status.py
+                 --binary $<TARGET_FILE:tinyweb>)
+set_tests_properties(http.status PROPERTIES TIMEOUT 120 LABELS "http;integration")

@@ -16,7 +16,7 @@ Scenarios (each starts its own server on port 0, with its own document root in /
              EOF or a reset after a 408 or nothing (a reset can discard the 408), with the
              server's header-timeout count equal to N.
   idle       M idle connections, half silent, half idle after one request: all accepted (the
-             SIGUSR1 counters), each closed by its timeout (header, idle) no earlier than T and
+             /status counters), each closed by its timeout (header, idle) no earlier than T and
              no later than T + tick + slack, and the server's RSS back within 5 % of its figure
              before the flood. That figure is taken after a warm-up flood of the same size closed
              by the clients: glibc keeps the arenas a flood grew, so the figure a server returns
@@ -78,6 +78,7 @@ import collections
 import ctypes
 import errno
 import hashlib
+import http.client
 import json
 import math
 import os
@@ -237,8 +238,8 @@ class Docroot(common.Docroot):
 
 
 def parse_report(text, word):
-    """The counters of the last report block ("status" on SIGUSR1, "stopped" at the end) as
-    one flat dict, or None when that block is not complete yet."""
+    """The counters of the last report block (word: "stopped", at the end) as one flat dict,
+    or None when that block is not complete yet. Server.status() gives the same keys."""
     i = text.rfind(f'] {word}: ')
     if i < 0:
         return None
@@ -276,9 +277,11 @@ class Server(Process):
 
     def __init__(self, ctx, root, args, nofile=None, wrapper=(), env=None):
         self.root = root
+        self.status_reads = 0
         super().__init__([*wrapper, ctx.binary, '--root', root.path, '--listen', f'{HOST}:0',
-                          *args], tmp=ctx.tmp, prefix='tinyweb-stress-run.',
-                         env=env or clean_env(), preexec_fn=lambda: die_with_parent(nofile))
+                          '--status', '/status', *args], tmp=ctx.tmp,
+                         prefix='tinyweb-stress-run.', env=env or clean_env(),
+                         preexec_fn=lambda: die_with_parent(nofile))
         self.wait_listening(START_TIMEOUT)
 
     def rss_kib(self):
@@ -321,17 +324,20 @@ class Server(Process):
         return sum(1 for target in self.fd_targets().values() if target == '/dev/null')
 
     def status(self):
-        """SIGUSR1, then the counters it prints."""
-        before = self.stderr().count('] status: ')
-        os.kill(self.pid, signal.SIGUSR1)
-
-        def ready():
-            text = self.stderr()
-            if text.count('] status: ') > before:
-                return parse_report(text, 'status')
-            return None
-
-        return wait_until(ready, 10, 'the SIGUSR1 report', 0.02, late=True)
+        """The counters /status reports now, keyed as parse_report() keys the "stopped:" lines,
+        without this observer's own traffic: each read is a connection of its own, which the
+        server closes (done) once answered, so the reads so far are taken out of accepted,
+        requests, 2xx and closed.done, and the one being answered out of open.head."""
+        try:
+            d = common.status_counters(common.read_status(self.port, timeout=10))
+        except (OSError, http.client.HTTPException) as e:
+            raise LateFailure(f'/status unanswered within 10 s: {e!r}') from None
+        self.status_reads += 1
+        n = self.status_reads
+        for key, mine in (('accepted', n), ('requests', n), ('2xx', n - 1),
+                          ('closed.done', n - 1), ('open.head', 1)):
+            d[key] -= mine
+        return d
 
     def stop(self, timeout=STOP_TIMEOUT):
         """SIGTERM; exit status 0, no sanitizer report; returns the final counters."""
@@ -1645,7 +1651,7 @@ def scenario_valgrind(ctx, root):
     try:
         t0 = time.monotonic()
         n = sum(request_mix(s.port, root) for _ in range(ctx.cfg['rounds']))
-        s.status()  # the SIGUSR1 report too
+        s.status()  # the status handler too
         took = time.monotonic() - t0
         stats = s.stop(timeout=120)
         with open(log, errors='replace') as f:
