@@ -4,8 +4,10 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -14,6 +16,15 @@
 
 /* Events taken per epoll_wait; more simply wait for the next turn. */
 #define LOOP_MAX_EVENTS 256
+/* Timers expired per turn at most; the rest wait for the next turn, after its I/O, so that a
+ * mass expiry (thousands of connections armed together, or a loop that was stalled) delays
+ * the loop's active connections by a bounded amount. */
+#define LOOP_EXPIRE_BUDGET 256
+
+/* glibc has epoll_pwait2 (nanosecond timeouts) from 2.35, the kernel from 5.11. */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+#define LOOP_HAVE_PWAIT2 1
+#endif
 
 struct loop {
     int epfd;
@@ -24,6 +35,8 @@ struct loop {
     struct timers *timers;
     timer_expire_fn on_expire;
     void *expire_ctx;
+    bool expire_more; /* the last expiry stopped at its budget with timers still due */
+    bool pwait2;      /* epoll_pwait2 works here */
     struct tick tick;
     /* This turn's events; loop_forget() blanks entries for an fd removed mid-turn. */
     int nevents;
@@ -50,6 +63,9 @@ struct loop *loop_new(const struct loop_config *cfg)
     loop->tick.io.fd = -1;
     loop->on_expire = cfg->on_expire;
     loop->expire_ctx = cfg->expire_ctx;
+#ifdef LOOP_HAVE_PWAIT2
+    loop->pwait2 = true;
+#endif
     read_clock(loop);
     loop->timers = timers_new(cfg->timer, cfg->timeouts_ms, cfg->nclasses,
                               loop->tick.ops->granularity(&loop->tick));
@@ -119,6 +135,26 @@ void loop_forget(struct loop *loop, struct loop_io *io)
     }
 }
 
+/* One epoll wait of at most ns (-1: no limit): to the nanosecond with epoll_pwait2, else in ms
+ * rounded up, never shorter than asked. */
+static int loop_wait(struct loop *loop, int64_t ns)
+{
+#ifdef LOOP_HAVE_PWAIT2
+    if (loop->pwait2) {
+        struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000),
+                              .tv_nsec = (long)(ns % 1000000000)};
+        int n = epoll_pwait2(loop->epfd, loop->events, LOOP_MAX_EVENTS, ns < 0 ? NULL : &ts, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        loop->pwait2 = false; /* a kernel before 5.11 */
+    }
+#endif
+    int ms = ns < 0                             ? -1
+             : ns >= (int64_t)INT_MAX * 1000000 ? INT_MAX
+                                                : (int)((ns + 999999) / 1000000);
+    return epoll_wait(loop->epfd, loop->events, LOOP_MAX_EVENTS, ms);
+}
+
 int loop_run(struct loop *loop)
 {
     struct tick *tick = &loop->tick;
@@ -127,8 +163,7 @@ int loop_run(struct loop *loop)
         return rc;
     loop->stopping = false;
     while (!loop->stopping) {
-        int n =
-            epoll_wait(loop->epfd, loop->events, LOOP_MAX_EVENTS, tick->ops->wait_ms(tick, loop));
+        int n = loop_wait(loop, loop->expire_more ? 0 : tick->ops->wait_ns(tick, loop));
         read_clock(loop);
         if (n < 0) {
             /* A signal interrupted the wait; its byte is waiting in the socketpair. */
@@ -145,8 +180,10 @@ int loop_run(struct loop *loop)
         }
         loop->nevents = 0;
         /* I/O first, then expiry, as in the seeds: a connection that just spoke is not closed. */
-        if (tick->ops->take_due(tick, loop))
-            timers_expire(loop->timers, loop->now, loop->on_expire, loop->expire_ctx);
+        if (tick->ops->take_due(tick, loop) || loop->expire_more)
+            loop->expire_more =
+                timers_expire(loop->timers, loop->now, LOOP_EXPIRE_BUDGET, loop->on_expire,
+                              loop->expire_ctx) == LOOP_EXPIRE_BUDGET;
     }
     tick->ops->stop(tick, loop);
     return rc;

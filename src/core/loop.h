@@ -2,9 +2,10 @@
  * The event loop: one epoll set through which everything the loop reacts to arrives (sockets,
  * the unified event source's signals, timerfd ticks), the loop's timers, and its cached clock.
  *
- * Each turn: epoll_wait (its timeout chosen by the tick source), read the monotonic clock once,
- * dispatch I/O, then expire due timers, as in the seeds. A loop is owned by one thread; nothing
- * here is thread-safe.
+ * Each turn: wait in epoll (epoll_pwait2 where the kernel has it: the tick source's timeout to
+ * the nanosecond), read the monotonic clock once, dispatch I/O, then expire due timers, as in the
+ * seeds, at most 256 per turn (the rest after the next turn's I/O). A loop is owned by one
+ * thread; nothing here is thread-safe.
  */
 #ifndef TINYWEB_CORE_LOOP_H
 #define TINYWEB_CORE_LOOP_H

@@ -4,7 +4,6 @@
 #include "tick.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -13,8 +12,40 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "defs.h"
 #include "sig.h"
+
+/* Waits longer than this are cut short (see sleep_ns): 0.1 % of them is more than the timer
+ * slack every wait has anyway (50 µs by default). */
+#define TICK_LONG_WAIT_NS (50 * 1000000ull)
+
+/*
+ * How long to sleep to wake at a deadline ns from now. The kernel may end a wait late by its
+ * timer slack: the thread's (PR_SET_TIMERSLACK, 50 µs by default) or 0.1 % of the wait (0.5 %
+ * for a niced thread), whichever is larger (select_estimate_accuracy()): 15 ms for the 15 s
+ * idle timeout. A long wait therefore asks for 1/128 less, ends early, and the next turn
+ * sleeps the rest (whose slack is 1/128 as large): one or two more wake-ups per long sleep
+ * instead of a close that late.
+ */
+static int64_t sleep_ns(uint64_t ns)
+{
+    if (ns > TICK_LONG_WAIT_NS)
+        ns -= ns / 128;
+    return ns > INT64_MAX ? INT64_MAX : (int64_t)ns;
+}
+
+/* ns from a fresh clock reading to the earliest deadline (ms): 0 when due, -1 when none. The
+ * loop's cached clock was read when this turn began; the turn's work since then (I/O, expiries)
+ * would make a timeout computed from it oversleep by as much. One vDSO clock read. */
+static int64_t ns_to_next(uint64_t next_ms)
+{
+    if (next_ms == TIMER_NEVER)
+        return -1;
+    uint64_t now = clock_now_ns();
+    uint64_t due = next_ms > UINT64_MAX / 1000000u ? UINT64_MAX : next_ms * 1000000u;
+    return due <= now ? 0 : sleep_ns(due - now);
+}
 
 /* epoll: no fd of its own; the wait ends at the earliest deadline. */
 
@@ -36,17 +67,10 @@ static void epoll_stop(struct tick *tick, struct loop *loop)
     (void)loop;
 }
 
-static int epoll_wait_ms(struct tick *tick, struct loop *loop)
+static int64_t epoll_wait_ns(struct tick *tick, struct loop *loop)
 {
     (void)tick;
-    uint64_t next = timers_next_deadline(loop_timers(loop));
-    uint64_t now = loop_now(loop);
-    if (next == TIMER_NEVER)
-        return -1;
-    if (next <= now)
-        return 0;
-    /* now is truncated to the ms, so waiting next - now ms never wakes before next. */
-    return next - now > INT_MAX ? INT_MAX : (int)(next - now);
+    return ns_to_next(timers_next_deadline(loop_timers(loop)));
 }
 
 static bool epoll_take_due(struct tick *tick, struct loop *loop)
@@ -57,7 +81,7 @@ static bool epoll_take_due(struct tick *tick, struct loop *loop)
 
 /* Sources that set tick->due from an event (timerfd readable, SIGALRM) and block otherwise. */
 
-static int block_wait_ms(struct tick *tick, struct loop *loop)
+static int64_t block_wait_ns(struct tick *tick, struct loop *loop)
 {
     (void)loop;
     return tick->due ? 0 : -1;
@@ -71,15 +95,18 @@ static bool flag_take_due(struct tick *tick, struct loop *loop)
     return due;
 }
 
-/* timerfd: periodic, on absolute multiples of the period, so rounded deadlines fall on ticks. */
+/* timerfd: one-shot, absolute, set for the earliest deadline (deadlines fall on ticks). */
 
 static void timerfd_ready(struct loop *loop, struct loop_io *io, uint32_t events)
 {
     (void)events;
+    struct tick *tick = container_of(io, struct tick, io);
     uint64_t expirations;
-    /* EAGAIN means a spurious wake-up; the tick is taken either way on the next read. */
-    if (read(io->fd, &expirations, sizeof(expirations)) == (ssize_t)sizeof(expirations))
+    /* EAGAIN means a spurious wake-up; the timer is still set. */
+    if (read(io->fd, &expirations, sizeof(expirations)) == (ssize_t)sizeof(expirations)) {
+        tick->armed = TIMER_NEVER;
         loop_tick(loop);
+    }
 }
 
 static int timerfd_start(struct tick *tick, struct loop *loop)
@@ -87,27 +114,34 @@ static int timerfd_start(struct tick *tick, struct loop *loop)
     int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (fd < 0)
         return -errno;
-    uint64_t period_ns = tick->period_ms * 1000000u;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-    uint64_t first = (now_ns / period_ns + 1) * period_ns;
-    struct itimerspec its = {
-        .it_interval = {.tv_sec = (time_t)(period_ns / 1000000000u),
-                        .tv_nsec = (long)(period_ns % 1000000000u)},
-        .it_value = {.tv_sec = (time_t)(first / 1000000000u),
-                     .tv_nsec = (long)(first % 1000000000u)},
-    };
-    int rc = 0;
-    if (timerfd_settime(fd, TFD_TIMER_ABSTIME, &its, NULL) != 0)
-        rc = -errno;
-    else
-        rc = loop_add(loop, &tick->io, fd, EPOLLIN, timerfd_ready);
-    if (rc != 0) {
+    tick->armed = TIMER_NEVER;
+    int rc = loop_add(loop, &tick->io, fd, EPOLLIN, timerfd_ready);
+    if (rc != 0)
         close(fd);
-        return rc;
-    }
-    return 0;
+    return rc;
+}
+
+/*
+ * Sets the timerfd only when the earliest deadline comes before what it is set for. Under load
+ * the earliest deadline mostly moves later (its connection spoke and was re-armed); the timer
+ * then fires early once and is set again, instead of one syscall per move.
+ */
+static int64_t timerfd_wait_ns(struct tick *tick, struct loop *loop)
+{
+    if (tick->due)
+        return 0;
+    uint64_t next = timers_next_deadline(loop_timers(loop));
+    if (next >= tick->armed)
+        return -1;
+    uint64_t ns = next > UINT64_MAX / 1000000u ? UINT64_MAX / 2 : next * 1000000u;
+    struct itimerspec its = {
+        .it_value = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)}};
+    if (ns == 0)
+        its.it_value.tv_nsec = 1; /* zero would disarm it */
+    if (timerfd_settime(tick->io.fd, TFD_TIMER_ABSTIME, &its, NULL) != 0)
+        return ns_to_next(next); /* epoll's own timeout does the job instead */
+    tick->armed = next;
+    return -1;
 }
 
 static void timerfd_stop(struct tick *tick, struct loop *loop)
@@ -159,11 +193,11 @@ static bool alarm_take_due(struct tick *tick, struct loop *loop)
 }
 
 static const struct tick_ops tick_kinds[] = {
-    [TICK_EPOLL] = {"epoll", period_granularity, epoll_start, epoll_stop, epoll_wait_ms,
+    [TICK_EPOLL] = {"epoll", period_granularity, epoll_start, epoll_stop, epoll_wait_ns,
                     epoll_take_due},
-    [TICK_TIMERFD] = {"timerfd", period_granularity, timerfd_start, timerfd_stop, block_wait_ms,
+    [TICK_TIMERFD] = {"timerfd", period_granularity, timerfd_start, timerfd_stop, timerfd_wait_ns,
                       flag_take_due},
-    [TICK_ALARM] = {"alarm", unit_granularity, alarm_start, alarm_stop, block_wait_ms,
+    [TICK_ALARM] = {"alarm", unit_granularity, alarm_start, alarm_stop, block_wait_ns,
                     alarm_take_due},
 };
 

@@ -103,9 +103,9 @@ uint64_t timers_next_deadline(const struct timers *t)
     return t->ops->next_deadline(t);
 }
 
-size_t timers_expire(struct timers *t, uint64_t now, timer_expire_fn fn, void *ctx)
+size_t timers_expire(struct timers *t, uint64_t now, size_t max, timer_expire_fn fn, void *ctx)
 {
-    size_t n = t->ops->expire(t, now, fn, ctx);
+    size_t n = t->ops->expire(t, now, max, fn, ctx);
     VALIDATE(t);
     return n;
 }
@@ -139,19 +139,25 @@ uint64_t timer_queue_next_deadline(const struct timers *t)
     return next;
 }
 
-size_t timer_queue_expire(struct timers *t, uint64_t now, timer_expire_fn fn, void *ctx)
+size_t timer_queue_expire(struct timers *t, uint64_t now, size_t max, timer_expire_fn fn, void *ctx)
 {
     size_t expired = 0;
-    for (int i = 0; i < t->nqueues; i++) {
-        struct timer_node *q = &t->queue[i];
-        /* The head is re-read after every callback: it may have armed or cancelled others. */
-        while (q->next != q && q->next->deadline <= now) {
-            struct timer_node *node = q->next;
-            int cls = node->cls;
-            timer_queue_cancel(t, node);
-            expired++;
-            fn(node, cls, ctx);
+    while (expired < max) {
+        /* The earliest head of all queues, so that a budget (max) takes the oldest first. The
+         * heads are re-read after every callback: it may have armed or cancelled others. */
+        struct timer_node *node = NULL;
+        for (int i = 0; i < t->nqueues; i++) {
+            struct timer_node *head = t->queue[i].next;
+            if (head != &t->queue[i] && head->deadline <= now &&
+                (!node || head->deadline < node->deadline))
+                node = head;
         }
+        if (!node)
+            break;
+        int cls = node->cls;
+        timer_queue_cancel(t, node);
+        expired++;
+        fn(node, cls, ctx);
     }
     return expired;
 }

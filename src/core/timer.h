@@ -71,10 +71,11 @@ void timers_cancel(struct timers *t, struct timer_node *node);
 uint64_t timers_next_deadline(const struct timers *t);
 
 /*
- * Expires every timer whose deadline is <= now: unlinks it, then calls fn. Returns how many
- * expired. Costs O(classes + expired); timers that are not yet due are never visited.
+ * Expires timers whose deadline is <= now, earliest deadline first (whatever the class), at
+ * most max of them: unlinks each, then calls fn. Returns how many expired; max means some may
+ * be left due. Costs O(classes) per expired timer; timers not yet due are never visited.
  */
-size_t timers_expire(struct timers *t, uint64_t now, timer_expire_fn fn, void *ctx);
+size_t timers_expire(struct timers *t, uint64_t now, size_t max, timer_expire_fn fn, void *ctx);
 
 /* The number of armed timers. O(1). */
 size_t timers_count(const struct timers *t);

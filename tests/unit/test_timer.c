@@ -119,7 +119,7 @@ static void expire_at(struct timers *t, uint64_t now, struct fired *f)
     memset(f, 0, sizeof(*f));
     f->t = t;
     f->now = now;
-    size_t n = timers_expire(t, now, on_expire, f);
+    size_t n = timers_expire(t, now, SIZE_MAX, on_expire, f);
     assert_int_equal(n, f->n);
     assert_int_equal(timers_validate(t), 0);
 }
@@ -792,6 +792,48 @@ static void test_multi_class(void **state)
     timers_free(t);
 }
 
+/*
+ * A budget: timers_expire(t, now, max) expires at most max timers, earliest deadline first
+ * whatever the class (fifo keeps one queue per class), and leaves the rest due for the next
+ * call; ties go to the lower class.
+ */
+static void test_expire_budget(void **state)
+{
+    const uint64_t dur[] = {10, 4, 7};
+    struct timers *t = new_timers(kind_of(state), dur, 3, 1);
+    /* Deadlines: 0:10 1:4 2:7 3:11 4:5 5:8 6:12 7:6 8:9 (owner i armed at i / 3 in class i % 3). */
+    struct owner o[9];
+    for (int i = 0; i < 9; i++) {
+        owner_init(&o[i], i);
+        timers_arm(t, &o[i].node, i % 3, (uint64_t)(i / 3));
+    }
+    static const int order[] = {1, 4, 7, 2, 5, 8, 0, 3, 6};
+    struct fired f;
+    size_t done = 0;
+    for (size_t max = 1; done < 9; max++) {
+        memset(&f, 0, sizeof(f));
+        f.t = t;
+        f.now = 20;
+        size_t n = timers_expire(t, 20, max, on_expire, &f);
+        size_t want = 9 - done < max ? 9 - done : max;
+        assert_int_equal(n, want);
+        assert_int_equal(f.n, want);
+        for (size_t k = 0; k < n; k++)
+            assert_int_equal(f.id[k], order[done + k]);
+        done += n;
+        assert_int_equal(timers_count(t), 9 - done);
+        assert_int_equal(timers_validate(t), 0);
+    }
+    /* max 0 expires nothing; nothing due expires nothing. */
+    timers_arm(t, &o[0].node, 0, 20);
+    memset(&f, 0, sizeof(f));
+    f.t = t;
+    assert_int_equal(timers_expire(t, 30, 0, on_expire, &f), 0);
+    assert_int_equal(timers_expire(t, 29, SIZE_MAX, on_expire, &f), 0);
+    assert_int_equal(timers_expire(t, 30, SIZE_MAX, on_expire, &f), 1);
+    timers_free(t);
+}
+
 /* 7. Bad arguments are refused with EINVAL; kind names parse and round-trip. */
 static void test_new_rejects_bad_args(void **state)
 {
@@ -1043,7 +1085,7 @@ static void run_differential(const uint64_t *dur, int nclasses, uint64_t g, uint
                 ctx[w].nclasses = nclasses;
                 ctx[w].now = now;
                 ctx[w].n = 0;
-                size_t n = timers_expire(t[w], now, diff_expire_cb, &ctx[w]);
+                size_t n = timers_expire(t[w], now, SIZE_MAX, diff_expire_cb, &ctx[w]);
                 assert_int_equal(n, ctx[w].n);
             }
             /* The model: who was due, and who re-armed from the callback. */
@@ -1164,6 +1206,8 @@ int main(void)
         KIND_TEST(test_callback_frees_later_victim, list),
         KIND_TEST(test_multi_class, fifo),
         KIND_TEST(test_multi_class, list),
+        KIND_TEST(test_expire_budget, fifo),
+        KIND_TEST(test_expire_budget, list),
         KIND_TEST(test_validate, fifo),
         KIND_TEST(test_validate, list),
         cmocka_unit_test(test_new_rejects_bad_args),
