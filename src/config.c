@@ -315,6 +315,10 @@ static const struct opt_def opts[] = {
     {"log-not-found", 0, "on|off",
      "a line in the error log for every 404, as for every 403 and 5xx", "on", K_ONOFF, F_RELOAD,
      FIELD(log_not_found), 0, 0, NULL, NULL},
+    {"defer-accept", 0, "on|off",
+     "accept a connection only once its first bytes arrived (TCP_DEFER_ACCEPT; a silent one "
+     "after about 1s)",
+     "off", K_ONOFF, 0, FIELD(defer_accept), 0, 0, NULL, NULL},
     {"status", 0, "PATH",
      "serve the server's counters at PATH as JSON, at PATH/metrics as Prometheus text and at "
      "PATH/ as a live page (off by default)",

@@ -46,6 +46,7 @@ struct config {
     bool log_not_found;      /* --log-not-found: 404s in the error log */
     const char *user;        /* --user: the account to switch to after binding, or NULL */
     const char *pid_file;    /* --pid-file, or NULL */
+    bool defer_accept;       /* --defer-accept: TCP_DEFER_ACCEPT on the listeners */
     enum timer_kind timer;
     enum tick_kind tick;
     uint64_t tick_ms;

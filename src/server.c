@@ -476,6 +476,11 @@ static int worker_open(struct server *srv, struct worker *w, char (*ports)[8], c
         l->data = w;
         snprintf(ports[i], sizeof(ports[i]), "%u", l->port);
     }
+    /* nginx's `deferred` uses 1 s too: long enough for any client that sends its request at
+     * once, short enough that a silent one is not held long before its header timeout. */
+    for (int i = 0; i < w->nlisteners && rc == 0 && cfg->defer_accept; i++)
+        if ((rc = listener_defer_accept(&w->listeners[i], 1)) != 0)
+            snprintf(err, errlen, "TCP_DEFER_ACCEPT: %s", strerror(-rc));
     return rc;
 }
 

@@ -397,6 +397,13 @@ fail:
     return rc;
 }
 
+int listener_defer_accept(struct listener *l, int seconds)
+{
+    return setsockopt(l->io.fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof(seconds)) == 0
+               ? 0
+               : -errno;
+}
+
 void listener_close(struct listener *l)
 {
     if (l->io.fd >= 0) {

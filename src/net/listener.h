@@ -64,6 +64,14 @@ int listener_probe(const char *host, const char *port, char *err, size_t errlen)
  */
 int listener_check_sole(struct listener *const *ls, int n, char *err, size_t errlen);
 
+/*
+ * TCP_DEFER_ACCEPT (nginx's `listen ... deferred`): the kernel completes a connection's
+ * handshake but reports it to accept() only once its first bytes arrived, so that accepting,
+ * reading and answering take one wake-up. A client that sends nothing is held (as a request
+ * socket, no fd) for about `seconds` and then reported anyway. 0 turns it off. 0 or -errno.
+ */
+int listener_defer_accept(struct listener *l, int seconds);
+
 /* Removes the socket from its loop and closes it; pending connections are refused. */
 void listener_close(struct listener *l);
 

@@ -2882,6 +2882,7 @@ class Args(Suite):
             (['--file-cache-bytes', '1q'], '--file-cache-bytes'),
             (['--file-cache-valid', '25h'], '--file-cache-valid'),
             (['--user', 'no-such-user-tinyweb'], '--user'),
+            (['--defer-accept', 'yes'], '--defer-accept'),
         ]
         bad = []
         for extra, name in cases:
@@ -3005,6 +3006,22 @@ class Args(Suite):
         for _ in range(20):
             resp = get(port, '/f612.txt')
             check(resp.status == 200 and resp.body == self.root.files['/f612.txt'], f'{resp!r}')
+        s.stop_checked()
+
+    def test_defer_accept(self):
+        # --defer-accept on: a connection reaches the server with its first bytes, not before
+        # (the kernel holds a silent one for about 1 s); it is answered as usual.
+        s = self.start('--defer-accept', 'on', threads=1)
+        base = len(self.server_sockets(s))
+        with Conn(s.port) as c:
+            time.sleep(0.3)
+            held = len(self.server_sockets(s))
+            check(held == base, f'a silent connection was accepted at once ({held} sockets, '
+                  f'{base} before): no TCP_DEFER_ACCEPT?')
+            resp = c.roundtrip('GET', '/f612.txt')
+            check(resp.status == 200 and resp.body == self.root.files['/f612.txt'], f'{resp!r}')
+        for _ in range(5):
+            check(get(s.port, '/f612.txt').status == 200, 'a request on a fresh connection')
         s.stop_checked()
 
     def test_unopenable_log_exit_1(self):
