@@ -14,9 +14,10 @@
 # Connection: close -c 50, (d) 100 KiB keep-alive -c 50, (e) 10 MiB keep-alive -c 10,
 # (f) 10,000 idle keep-alive connections (RSS per connection), (g) 10,000 idle + wrk -c 50,
 # (h) tinyweb's seed mode (--timer list --tick alarm) against its defaults, 10,000 idle + 50
-# active, (i) both cores: two loops/workers per server, wrk -t2 unpinned.
+# active, (i) both cores: two loops/workers per server, wrk -t2 unpinned. (c) also runs tinyweb
+# with --defer-accept on (TCP_DEFER_ACCEPT), as a row of its own.
 #
-# Environment: HTTP_BENCH_PORT (first of 4 consecutive ports, default 18480),
+# Environment: HTTP_BENCH_PORT (first of 5 consecutive ports, default 18480),
 # HTTP_BENCH_KEEP=1 keeps the temp dir (configs, logs, raw wrk output).
 # All traffic goes to 127.0.0.1; every load is bounded in time; only processes this script
 # started are stopped, by PID.
@@ -72,7 +73,7 @@ ulimit -n "$(ulimit -Hn)"
 
 base_port=${HTTP_BENCH_PORT:-18480}
 declare -A port=([tinyweb]=$base_port [h2o]=$((base_port + 1)) [nginx]=$((base_port + 2))
-  [tinyweb-seed]=$((base_port + 3)))
+  [tinyweb-seed]=$((base_port + 3)) [tinyweb-deferred]=$((base_port + 4)))
 for p in "${port[@]}"; do
   if port_open "$p"; then
     log "port $p on 127.0.0.1 is taken; set HTTP_BENCH_PORT to a free range"
@@ -187,6 +188,7 @@ server_cmd() { # name workers
   case $1 in
     tinyweb) echo "$tinyweb --root $www --listen 127.0.0.1:${port[tinyweb]} -t $2 -c 1 --idle-timeout ${keepalive_s}s --max-connections $max_conns" ;;
     tinyweb-seed) echo "$tinyweb --root $www --listen 127.0.0.1:${port[tinyweb-seed]} -t $2 -c 1 --idle-timeout ${keepalive_s}s --max-connections $max_conns --timer list --tick alarm" ;;
+    tinyweb-deferred) echo "$tinyweb --root $www --listen 127.0.0.1:${port[tinyweb-deferred]} -t $2 -c 1 --idle-timeout ${keepalive_s}s --max-connections $max_conns --defer-accept on" ;;
     h2o) echo "h2o -c $tmp/h2o-$2.conf" ;;
     nginx) echo "nginx -p $tmp/ -e $tmp/nginx-error.log -c $tmp/nginx-$2.conf" ;;
   esac
@@ -353,7 +355,9 @@ for r in $(seq "$rounds"); do
   for s in "${peers[@]}"; do start_server "$s" 1 1; done
   for s in "${peers[@]}"; do run_wrk a "$r" "$s" 1 50 /612.html 1; done
   for s in "${peers[@]}"; do run_wrk b "$r" "$s" 1 500 /612.html 1; done
-  for s in "${peers[@]}"; do run_wrk c "$r" "$s" 1 50 /612.html 1 -H 'Connection: close'; done
+  start_server tinyweb-deferred 1 1
+  for s in "${peers[@]}" tinyweb-deferred; do run_wrk c "$r" "$s" 1 50 /612.html 1 -H 'Connection: close'; done
+  stop_server tinyweb-deferred
   for s in "${peers[@]}"; do run_wrk d "$r" "$s" 1 50 /100k.bin 1; done
   for s in "${peers[@]}"; do run_wrk e "$r" "$s" 1 10 /10m.bin 1; done
   for s in "${peers[@]}"; do idle_phase f g "$r" "$s"; done
@@ -375,7 +379,7 @@ t_end=$(date +%s)
 
 # Server-side complaints: anything tinyweb printed besides its banner, h2o/nginx error logs
 # above notice level.
-for s in tinyweb tinyweb-seed; do
+for s in tinyweb tinyweb-seed tinyweb-deferred; do
   if [ -s "$tmp/$s.err" ] && grep -qv '^tinyweb: listening on' "$tmp/$s.err"; then
     echo "$s stderr:" >>"$failures"
     grep -v '^tinyweb: listening on' "$tmp/$s.err" | sort | uniq -c | sort -rn | head -n 20 |
@@ -461,6 +465,7 @@ Server command lines (\$TMP is the temp dir with the docroot \$TMP/www, configs 
 \`\`\`
 $(for s in tinyweb h2o nginx; do echo "taskset -c 0 $(server_cmd $s 1)"; done | show)
 $(server_cmd tinyweb-seed 1 | sed 's/^/taskset -c 0 /' | show)    # (h) seed mode
+$(server_cmd tinyweb-deferred 1 | sed 's/^/taskset -c 0 /' | show)    # (c), a row of its own
 $(for s in tinyweb h2o nginx; do server_cmd $s 2; done | show)    # (i)
 \`\`\`
 

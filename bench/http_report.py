@@ -16,7 +16,7 @@ import tempfile
 TITLE = "## HTTP: tinyweb vs h2o and nginx"
 PEERS = ("h2o", "nginx")
 LABEL = {"tinyweb": "tinyweb", "h2o": "h2o", "nginx": "nginx",
-         "tinyweb-seed": "tinyweb seed mode"}
+         "tinyweb-seed": "tinyweb seed mode", "tinyweb-deferred": "tinyweb `--defer-accept on`"}
 
 WRK_SCENARIOS = [
     ("a", "612 B, keep-alive, wrk -c 50"),
@@ -73,7 +73,8 @@ def ratio_text(rs):
 
 def servers_in(rs):
     """The servers that have rows in rs, in the tables' order."""
-    return [s for s in ("tinyweb", "tinyweb-seed", "h2o", "nginx") if any(r["server"] == s for r in rs)]
+    return [s for s in ("tinyweb", "tinyweb-deferred", "tinyweb-seed", "h2o", "nginx")
+            if any(r["server"] == s for r in rs)]
 
 
 def wrk_table(rows, scen, clk, anomalies):
@@ -95,7 +96,7 @@ def wrk_table(rows, scen, clk, anomalies):
     if scen == "h":
         pairs = [("tinyweb-seed", ("tinyweb",))]
     else:
-        pairs = [("tinyweb", PEERS)]
+        pairs = [("tinyweb", PEERS), ("tinyweb-deferred", PEERS)]
     for subject, others in pairs:
         rr, rc = [], []
         for rd in rounds:
@@ -159,12 +160,13 @@ def idle_table(rows, scen, n_idle, clk, anomalies):
     return "\n".join(out) + "\n"
 
 
-def splice(doc_path, section):
+def splice(doc_path, section, title=TITLE):
+    """Replaces the "## " section named title in doc_path with section (or appends it)."""
     lines = []
     if os.path.exists(doc_path):
         with open(doc_path) as f:
             lines = f.read().splitlines()
-    start = next((i for i, l in enumerate(lines) if l.strip() == TITLE), None)
+    start = next((i for i, l in enumerate(lines) if l.strip() == title), None)
     new = section.rstrip("\n").splitlines()
     if start is None:
         if not lines:

@@ -2,6 +2,7 @@
 """Opens N keep-alive connections to a loopback HTTP server and holds them idle.
 
 Usage: bench/idle_conns.py HOST PORT N PATH [--concurrency C] [--open-timeout S] [--max-hold S]
+                          [--idle-timeout S]
 
 Each connection sends one `GET PATH HTTP/1.1` and reads the whole response (Content-Length
 framing), then stays open and silent. At most C connections are being set up at once, so the
@@ -16,7 +17,18 @@ prints
 
     done held=H closed_by_server=K
 
-and closes everything. Only 127.0.0.0/8 and ::1 are accepted as HOST: this is a load tool.
+and closes everything. With --idle-timeout S (the server's keep-alive timeout), it also times
+each close by the server against the moment its response had been read, and prints
+
+    closes n=K early=E late_ms min=.. p50=.. p90=.. p99=.. max=..
+
+where late is (close seen) - (response received) - S: never below 0 for a server that closes no
+earlier than S, and how late the close came otherwise. The response's time is the kernel's
+receive timestamp of its last bytes (SO_TIMESTAMPNS, CLOCK_REALTIME, moved to CLOCK_MONOTONIC
+by the offset between the two clocks read at start), so this helper's own delays in reading it
+do not count; a close is stamped when the poll that reports it returns, so what counts of this
+helper is only how late that poll returns (it does nothing else while holding). The helper
+leaves when every connection is closed. Only 127.0.0.0/8 and ::1 are accepted as HOST: this is a load tool.
 """
 import argparse
 import errno
@@ -24,6 +36,7 @@ import ipaddress
 import select
 import signal
 import socket
+import struct
 import sys
 import time
 
@@ -39,6 +52,7 @@ def main():
     ap.add_argument("--concurrency", type=int, default=200)
     ap.add_argument("--open-timeout", type=float, default=120.0)
     ap.add_argument("--max-hold", type=float, default=300.0)
+    ap.add_argument("--idle-timeout", type=float, default=None)
     a = ap.parse_args()
     if not ipaddress.ip_address(a.host).is_loopback:
         sys.exit("idle_conns.py: only loopback addresses are allowed")
@@ -56,6 +70,11 @@ def main():
     req = f"GET {a.path} HTTP/1.1\r\nHost: {a.host}:{a.port}\r\nUser-Agent: idle_conns\r\n\r\n".encode()
     ep = select.epoll(sizehint=a.n + 16)
     conns = {}  # fd -> [sock, state, buffer, sent]
+    # SO_TIMESTAMPNS (linux/asm-generic/socket.h) stamps each received skb with CLOCK_REALTIME.
+    so_timestampns = getattr(socket, "SO_TIMESTAMPNS", 35)
+    real_to_mono = time.monotonic_ns() - time.time_ns()
+    ready_at = {}  # fd -> when its response was read (--idle-timeout)
+    late = []  # seconds past the idle timeout, per close by the server (--idle-timeout)
     started = ok = failed = non200 = inflight = closed = 0
     t0 = time.monotonic()
     deadline = t0 + a.open_timeout
@@ -90,6 +109,8 @@ def main():
         while started < a.n and inflight < a.concurrency:
             s = socket.socket(family, socket.SOCK_STREAM)
             s.setblocking(False)
+            if a.idle_timeout is not None:
+                s.setsockopt(socket.SOL_SOCKET, so_timestampns, 1)
             rc = s.connect_ex((a.host, a.port))
             started += 1
             inflight += 1
@@ -98,7 +119,9 @@ def main():
                 fail(s.fileno())
                 continue
             ep.register(s.fileno(), select.EPOLLOUT)
-        for fd, ev in ep.poll(0.5):
+        events = ep.poll(0.5)
+        now = time.monotonic()
+        for fd, ev in events:
             c = conns.get(fd)
             if c is None:
                 continue
@@ -107,6 +130,8 @@ def main():
                 c[1] = DEAD
                 ep.unregister(fd)
                 closed += 1
+                if fd in ready_at:
+                    late.append(now - ready_at[fd] - a.idle_timeout)
                 continue
             if c[1] == CONNECTING:
                 if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
@@ -127,7 +152,7 @@ def main():
                 continue
             if c[1] == READING:
                 try:
-                    data = s.recv(65536)
+                    data, anc, _flags, _addr = s.recvmsg(65536, 64)
                 except BlockingIOError:
                     continue
                 except OSError:
@@ -144,6 +169,12 @@ def main():
                     non200 += 1
                 c[1], c[2] = IDLE, b""
                 ok += 1
+                if a.idle_timeout is not None:
+                    ready_at[fd] = now
+                    for level, kind, val in anc:
+                        if level == socket.SOL_SOCKET and kind == so_timestampns:
+                            sec, nsec = struct.unpack("qq", val[:16])
+                            ready_at[fd] = (sec * 10**9 + nsec + real_to_mono) / 1e9
                 inflight -= 1
                 ep.modify(fd, select.EPOLLIN | select.EPOLLRDHUP)
     failed = a.n - ok  # those that failed, and those not set up in time
@@ -152,15 +183,30 @@ def main():
 
     hold_end = time.monotonic() + a.max_hold
     while not stop and time.monotonic() < hold_end:
-        for fd, _ev in ep.poll(0.2):
+        if a.idle_timeout is not None and closed >= ok:
+            break
+        events = ep.poll(0.2)
+        now = time.monotonic()
+        for fd, _ev in events:
             c = conns.get(fd)
             if c is None or c[1] != IDLE:
                 continue
             c[1] = DEAD
             ep.unregister(fd)
             closed += 1
+            if fd in ready_at:
+                late.append(now - ready_at[fd] - a.idle_timeout)
     held = sum(1 for c in conns.values() if c[1] == IDLE)
     print(f"done held={held} closed_by_server={closed}", flush=True)
+    if a.idle_timeout is not None:
+        late.sort()
+
+        def q(f):
+            return late[min(len(late) - 1, int(f * len(late)))] * 1000 if late else 0.0
+
+        early = sum(1 for x in late if x < 0)
+        print(f"closes n={len(late)} early={early} late_ms min={q(0):.1f} p50={q(0.5):.1f} "
+              f"p90={q(0.9):.1f} p99={q(0.99):.1f} max={q(1):.1f}", flush=True)
     for c in conns.values():
         c[0].close()
 

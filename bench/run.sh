@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks from a build directory and rewrites docs/BENCHMARKS.md with the results.
 # Usage: bench/run.sh BUILD_DIR   (`make bench` runs bench/run.sh build)
+# Then, when wrk, h2o and nginx are installed, bench/tick_bench.sh BUILD_DIR (its own section).
 #
 # The document is generated section by section: the header (title, machine, command) first,
 # then one function per benchmark. A later benchmark adds its own section function and a call
@@ -123,3 +124,11 @@ chmod 644 "$tmp"
 mv "$tmp" "$doc"
 trap - EXIT
 echo "bench/run.sh: wrote $doc" >&2
+
+# How late idle connections are closed with each tick, and what a finer tick costs, against h2o
+# and nginx (bench/tick_bench.sh, about 7 min); it writes its own section of the document.
+if command -v wrk >/dev/null && command -v h2o >/dev/null && command -v nginx >/dev/null; then
+  "$root/bench/tick_bench.sh" "$build"
+else
+  echo "bench/run.sh: wrk, h2o or nginx missing (scripts/deps.sh bench): tick section skipped" >&2
+fi
