@@ -4,6 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 HOST       ?= 127.0.0.1
 PORT       ?= 9006
+PREFIX     ?= /usr/local
 # One test more than cores: most tests sleep through timeouts, and the ones that load both cores
 # (stress soak, shutdown, slowloris) are marked RUN_SERIAL and run alone.
 CTEST_JOBS ?= $(shell echo $$(($(JOBS) + 1)))
@@ -89,6 +90,18 @@ bench-http-quick: build
 stress: build
 	@scripts/deps.sh test
 	@python3 tests/stress/stress.py --scenario all --scale full --binary $(BUILD)/tinyweb
+
+# The optimised build's server, tinyweb(8), PREFIX/etc/tinyweb/tinyweb.conf (an existing one is
+# kept), the systemd unit and /etc/logrotate.d/tinyweb, below DESTDIR if given (README.md,
+# "Install and run as a service"; dist/install.cmake). uninstall removes what the last install
+# recorded in $(BUILD)/install_manifest.txt, and tinyweb.conf only if unchanged.
+.PHONY: install uninstall
+
+install: build
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)
+
+uninstall:
+	@DESTDIR="$(DESTDIR)" cmake -DMANIFEST=$(BUILD)/install_manifest.txt -P dist/uninstall.cmake
 
 format:
 	@scripts/deps.sh format
