@@ -25,3 +25,12 @@ add_test(NAME idle_echo.args
          COMMAND ${Python3_EXECUTABLE} ${IDLE_ECHO_TEST} --binary $<TARGET_FILE:idle_echo>
                  --args-only)
 set_tests_properties(idle_echo.args PROPERTIES TIMEOUT 60 LABELS integration)
+
+# make install, checked (tests/integration/test_install.py, ~2 s): this build installed into a
+# DESTDIR (cmake --install, as make install does once built), the installed configuration, man
+# page, systemd unit (systemd-analyze) and logrotate snippet used as their readers use them, the
+# installed server started as the unit says, then make uninstall.
+add_test(NAME install
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/integration/test_install.py
+                 --build-dir ${CMAKE_BINARY_DIR} --source-dir ${CMAKE_SOURCE_DIR})
+set_tests_properties(install PROPERTIES TIMEOUT 60 LABELS integration)
