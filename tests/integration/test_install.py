@@ -464,9 +464,12 @@ def test_serve(ctx):
         else:
             ran_logrotate = False
 
-        s.signal(signal.SIGTERM)  # KillSignal=
+        # KillSignal=, once (stop_exit would send a second one, which may find the default
+        # action restored as the server finishes).
+        s.signal(signal.SIGTERM)
         notify.wait_for('STOPPING=1')
-        s.stop_exit(TIMEOUT)
+        rc = s.wait_exit(TIMEOUT)
+        check(rc == 0, f'exit status {rc} after SIGTERM (expected 0):\n{s.stderr()[-3000:]}')
         check(not os.path.exists(pid_file), 'the pid file is still there after exit')
     finally:
         notify.close()
