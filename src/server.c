@@ -662,6 +662,23 @@ static void no_timers(struct timer_node *node, int cls, void *ctx)
 }
 
 /*
+ * The loops are done: the signals the source watched stay blocked from now on, before it gives
+ * them back their default action, so that one more SIGTERM (a supervisor that repeats it) or a
+ * last SIGALRM of the alarm tick cannot kill the process while it tears down. A blocked signal
+ * stays pending and is dropped at exit: the exit status stays 0.
+ */
+static void close_signals(void)
+{
+    static const int handled[] = {SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGALRM};
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < ARRAY_SIZE(handled); i++)
+        sigaddset(&set, handled[i]);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sig_source_close();
+}
+
+/*
  * One loop: it runs here, with the unified event source on it, exactly the seeds' shape. More:
  * each runs on a thread of its own and this thread keeps a small loop for signals only.
  */
@@ -672,7 +689,7 @@ static int run_loops(struct server *srv)
         rc = sig_source_open(srv->workers[0].loop, on_signal, srv);
         if (rc == 0)
             rc = loop_run(srv->workers[0].loop);
-        sig_source_close();
+        close_signals();
         return rc;
     }
     static const uint64_t unused_ms = 1000;
@@ -711,7 +728,7 @@ static int run_loops(struct server *srv)
             rc = srv->workers[i].rc;
     }
 out:
-    sig_source_close();
+    close_signals();
     loop_free(srv->main_loop);
     srv->main_loop = NULL;
     return rc;

@@ -2803,6 +2803,24 @@ class Config(Suite):
         check('reload failed' not in s.stderr() and 'refused' not in s.stderr(), s.stderr()[-800:])
         s.stop_checked()
 
+    def test_repeated_sigterm_exits_0(self):
+        # A supervisor may repeat its stop signal: every one after the first is harmless, also
+        # while the process tears down (once its handlers are gone), and the exit status is 0.
+        for sig in (signal.SIGTERM, signal.SIGQUIT, signal.SIGINT) * 5:
+            s = self.serve('--root', self.root.path, '--listen', f'{HOST}:0')
+            check(get(s.port, '/f612.txt').status == 200, 'request')
+            deadline = time.monotonic() + STOP_TIMEOUT
+            sent = 0
+            while s.running() and time.monotonic() < deadline:
+                try:
+                    os.kill(s.pid, sig)
+                    sent += 1
+                except ProcessLookupError:
+                    break
+            rc = s.wait_exit(STOP_TIMEOUT)
+            check(rc == 0, f'{signal.Signals(sig).name} x {sent}: exit status {rc}')
+            s.check_stderr()
+
     def test_signals_pid_file_and_notify(self):
         pid_file = os.path.join(self.root.base, 'run', 'tinyweb.pid')
         os.makedirs(os.path.dirname(pid_file), exist_ok=True)
