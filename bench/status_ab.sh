@@ -4,7 +4,8 @@
 # with --status on and polled every 100 ms (alternately the JSON and /status/metrics, over one
 # keep-alive connection, by a small Python client on CPU 1 beside wrk), alternating the two
 # variants round by round, each started fresh. Prints each run, then per variant the median and
-# range of req/s and the per-round ratio of "on" to "off".
+# range of req/s and of server CPU per request (utime + stime from /proc/PID/stat: steadier than
+# req/s on a shared machine), and the per-round ratios of "on" to "off".
 # Usage: bench/status_ab.sh BUILD_DIR [ROUNDS [SECONDS]]   (defaults: 6 rounds of 10 s)
 # Environment: AB_PORT (default 18491). Only the processes it starts are stopped, by PID.
 set -euo pipefail
@@ -79,7 +80,9 @@ for ((r = 1; r <= rounds; r++)); do
       taskset -c 1 python3 "$tmp/poll.py" "$port" >"$tmp/poll.out" &
       poller=$!
     fi
+    t0=$(cpu_ticks $pid)
     out=$(taskset -c 1 wrk -t1 -c50 -d"${secs}s" "http://127.0.0.1:$port/612.html")
+    t1=$(cpu_ticks $pid)
     polls=-
     if [ -n "$poller" ]; then
       kill -TERM $poller
@@ -102,9 +105,11 @@ for ((r = 1; r <= rounds; r++)); do
       echo "$out" >&2
       exit 1
     fi
-    printf 'round %d  --status %-3s %10.0f req/s  (status polls answered: %s)\n' "$r" \
-      "$variant" "$rps" "$polls"
-    printf '%s\t%s\t%s\n' "$r" "$variant" "$rps" >>"$results"
+    us=$(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$reqs" \
+      'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
+    printf 'round %d  --status %-3s %10.0f req/s %7s us CPU/req  (status polls answered: %s)\n' \
+      "$r" "$variant" "$rps" "$us" "$polls"
+    printf '%s\t%s\t%s\t%s\n' "$r" "$variant" "$rps" "$us" >>"$results"
   done
 done
 
@@ -112,13 +117,18 @@ python3 - "$results" <<'EOF_PY'
 import statistics, sys
 by = {}
 for line in open(sys.argv[1]):
-    r, v, rps = line.split('\t')
-    by.setdefault(v, {})[r] = float(rps)
+    r, v, rps, us = line.split('\t')
+    by.setdefault(v, {})[r] = (float(rps), float(us))
 def fmt(xs, f):
     return f'{f(statistics.median(xs))} ({f(min(xs))} - {f(max(xs))})'
-print(f'\n{"variant":28} {"req/s median (range)":>30}')
+print(f'\n{"variant":30} {"req/s median (range)":>30} {"us CPU/req median (range)":>28}')
 for v, label in (('off', '--status off'), ('on', '--status on, polled / 100 ms')):
-    print(f'{label:28} {fmt(list(by[v].values()), lambda x: f"{x:,.0f}"):>30}')
-ratio = [by['on'][r] / by['off'][r] for r in by['off'] if r in by['on']]
-print(f'{"on / off, per round":28} {fmt(ratio, lambda x: f"{x:.3f}"):>30}')
+    rows = list(by[v].values())
+    print(f'{label:30} {fmt([x[0] for x in rows], lambda x: f"{x:,.0f}"):>30} '
+          f'{fmt([x[1] for x in rows], lambda x: f"{x:.2f}"):>28}')
+rounds = [r for r in by['off'] if r in by['on']]
+rps = [by['on'][r][0] / by['off'][r][0] for r in rounds]
+cpu = [by['on'][r][1] / by['off'][r][1] for r in rounds]
+print(f'{"on / off, per round":30} {fmt(rps, lambda x: f"{x:.3f}"):>30} '
+      f'{fmt(cpu, lambda x: f"{x:.3f}"):>28}')
 EOF_PY

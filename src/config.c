@@ -323,7 +323,7 @@ static const struct opt_def opts[] = {
      "serve the server's counters at PATH as JSON, at PATH/metrics as Prometheus text and at "
      "PATH/ as a live page (off by default)",
      NULL, K_CUSTOM, F_RELOAD, FIELD(status), 0, 0, set_status, NULL},
-    {"status-allow", 0, "CIDR[,CIDR...]",
+    {"status-allow", 0, "CIDR[,...]",
      "the client addresses that may read --status and --metrics; others get 403",
      STATUS_ALLOW_DEFAULT, K_CUSTOM, F_RELOAD, FIELD(status_allow), 0, 0, set_status_allow, NULL},
     {"metrics", 0, "PATH", "serve the Prometheus text at PATH instead of --status PATH/metrics",

@@ -44,7 +44,9 @@ struct http_match http_routes_match_slow(const struct http_routes *r, const char
                                          enum http_method m)
 {
     uint32_t allowed = 0;
-    for (size_t i = 0; i < r->n; i++) {
+    /* Every route's path starts with the gate: a path without it matches none. */
+    size_t n = len >= r->gate_len && memcmp(path, r->routes[0].path, r->gate_len) == 0 ? r->n : 0;
+    for (size_t i = 0; i < n; i++) {
         const struct http_route *rt = &r->routes[i];
         bool hit = rt->prefix ? len >= rt->len && memcmp(path, rt->path, rt->len) == 0
                               : len == rt->len && memcmp(path, rt->path, len) == 0;
