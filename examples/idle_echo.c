@@ -245,8 +245,7 @@ int main(int argc, char **argv)
         .tick_ms = o.timeslot_ms,
         .timeouts_ms = &idle_ms,
         .nclasses = 1,
-        .on_expire = conn_set_expire,
-        .expire_ctx = &srv.conns,
+        .on_expire = &(const struct timer_handler){conn_set_expire, &srv.conns},
     };
     srv.loop = loop_new(&cfg);
     if (!srv.loop) {

@@ -698,7 +698,7 @@ static int run_loops(struct server *srv)
                              .tick_ms = 1000,
                              .timeouts_ms = &unused_ms,
                              .nclasses = 1,
-                             .on_expire = no_timers};
+                             .on_expire = &(const struct timer_handler){no_timers, NULL}};
     srv->main_loop = loop_new(&lc);
     if (!srv->main_loop)
         return -errno;

@@ -33,8 +33,7 @@ struct loop {
      * them, so never early. */
     uint64_t now;
     struct timers *timers;
-    timer_expire_fn on_expire;
-    void *expire_ctx;
+    struct timer_handler on_expire[TIMER_CLASSES_MAX];
     bool expire_more; /* the last expiry stopped at its budget with timers still due */
     bool pwait2;      /* epoll_pwait2 works here */
     struct tick tick;
@@ -61,8 +60,14 @@ struct loop *loop_new(const struct loop_config *cfg)
     loop->tick.ops = tick_ops_of(cfg->tick);
     loop->tick.period_ms = cfg->tick_ms;
     loop->tick.io.fd = -1;
-    loop->on_expire = cfg->on_expire;
-    loop->expire_ctx = cfg->expire_ctx;
+    for (int i = 0; i < cfg->nclasses && i < TIMER_CLASSES_MAX; i++) {
+        if (!cfg->on_expire[i].fn) {
+            free(loop);
+            errno = EINVAL;
+            return NULL;
+        }
+        loop->on_expire[i] = cfg->on_expire[i];
+    }
 #ifdef LOOP_HAVE_PWAIT2
     loop->pwait2 = true;
 #endif
@@ -181,9 +186,8 @@ int loop_run(struct loop *loop)
         loop->nevents = 0;
         /* I/O first, then expiry, as in the seeds: a connection that just spoke is not closed. */
         if (tick->ops->take_due(tick, loop) || loop->expire_more)
-            loop->expire_more =
-                timers_expire(loop->timers, loop->now, LOOP_EXPIRE_BUDGET, loop->on_expire,
-                              loop->expire_ctx) == LOOP_EXPIRE_BUDGET;
+            loop->expire_more = timers_expire(loop->timers, loop->now, LOOP_EXPIRE_BUDGET,
+                                              loop->on_expire) == LOOP_EXPIRE_BUDGET;
     }
     tick->ops->stop(tick, loop);
     return rc;

@@ -37,8 +37,8 @@ struct loop_config {
     uint64_t tick_ms;            /* the tick period and deadline granularity, >= 1 */
     const uint64_t *timeouts_ms; /* one duration per timeout class */
     int nclasses;                /* 1..TIMER_CLASSES_MAX */
-    timer_expire_fn on_expire;   /* called for every expired timer */
-    void *expire_ctx;
+    /* One handler per class, called for each of its expired timers (copied by loop_new). */
+    const struct timer_handler *on_expire;
 };
 
 /* Creates a loop. Returns NULL with errno set (EINVAL for a bad config). */

@@ -103,9 +103,9 @@ uint64_t timers_next_deadline(const struct timers *t)
     return t->ops->next_deadline(t);
 }
 
-size_t timers_expire(struct timers *t, uint64_t now, size_t max, timer_expire_fn fn, void *ctx)
+size_t timers_expire(struct timers *t, uint64_t now, size_t max, const struct timer_handler *on)
 {
-    size_t n = t->ops->expire(t, now, max, fn, ctx);
+    size_t n = t->ops->expire(t, now, max, on);
     VALIDATE(t);
     return n;
 }
@@ -139,7 +139,8 @@ uint64_t timer_queue_next_deadline(const struct timers *t)
     return next;
 }
 
-size_t timer_queue_expire(struct timers *t, uint64_t now, size_t max, timer_expire_fn fn, void *ctx)
+size_t timer_queue_expire(struct timers *t, uint64_t now, size_t max,
+                          const struct timer_handler *on)
 {
     size_t expired = 0;
     while (expired < max) {
@@ -157,7 +158,7 @@ size_t timer_queue_expire(struct timers *t, uint64_t now, size_t max, timer_expi
         int cls = node->cls;
         timer_queue_cancel(t, node);
         expired++;
-        fn(node, cls, ctx);
+        on[cls].fn(node, cls, on[cls].ctx);
     }
     return expired;
 }

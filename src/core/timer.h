@@ -39,7 +39,23 @@ enum timer_kind { TIMER_FIFO, TIMER_LIST };
 /* Called for each expired timer, already unlinked; it may re-arm, cancel or free any timer. */
 typedef void (*timer_expire_fn)(struct timer_node *node, int cls, void *ctx);
 
+/* What the expiry of a timer of one class calls: fn(node, cls, ctx). Each class has its own, so
+ * the owner of a class handles its timers without a dispatcher of all classes in between. */
+struct timer_handler {
+    timer_expire_fn fn;
+    void *ctx;
+};
+
 struct timers;
+
+/* Fills on[0, n) with one handler, for an owner that treats every class alike. Returns on. */
+static inline const struct timer_handler *timer_handlers_fill(struct timer_handler *on, int n,
+                                                              timer_expire_fn fn, void *ctx)
+{
+    for (int i = 0; i < n; i++)
+        on[i] = (struct timer_handler){fn, ctx};
+    return on;
+}
 
 /* Parses "fifo" or "list". Returns 0, or -EINVAL for an unknown name. */
 int timer_kind_parse(const char *name, enum timer_kind *out);
@@ -72,10 +88,11 @@ uint64_t timers_next_deadline(const struct timers *t);
 
 /*
  * Expires timers whose deadline is <= now, earliest deadline first (whatever the class), at
- * most max of them: unlinks each, then calls fn. Returns how many expired; max means some may
- * be left due. Costs O(classes) per expired timer; timers not yet due are never visited.
+ * most max of them: unlinks each, then calls its class's handler, on[cls]. Returns how many
+ * expired; max means some may be left due. Costs O(classes) per expired timer; timers not yet
+ * due are never visited.
  */
-size_t timers_expire(struct timers *t, uint64_t now, size_t max, timer_expire_fn fn, void *ctx);
+size_t timers_expire(struct timers *t, uint64_t now, size_t max, const struct timer_handler *on);
 
 /* The number of armed timers. O(1). */
 size_t timers_count(const struct timers *t);

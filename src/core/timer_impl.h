@@ -15,7 +15,7 @@ struct timer_ops {
     void (*arm)(struct timers *t, struct timer_node *node, int cls, uint64_t deadline);
     void (*cancel)(struct timers *t, struct timer_node *node);
     uint64_t (*next_deadline)(const struct timers *t);
-    size_t (*expire)(struct timers *t, uint64_t now, size_t max, timer_expire_fn fn, void *ctx);
+    size_t (*expire)(struct timers *t, uint64_t now, size_t max, const struct timer_handler *on);
 };
 
 struct timers {
@@ -35,8 +35,8 @@ extern const struct timer_ops timer_list_ops;
 /* Operations both containers share: O(1) unlink, head scans, and popping due heads. */
 void timer_queue_cancel(struct timers *t, struct timer_node *node);
 uint64_t timer_queue_next_deadline(const struct timers *t);
-size_t timer_queue_expire(struct timers *t, uint64_t now, size_t max, timer_expire_fn fn,
-                          void *ctx);
+size_t timer_queue_expire(struct timers *t, uint64_t now, size_t max,
+                          const struct timer_handler *on);
 
 static inline struct timer_node *timer_queue_of(struct timers *t, int cls)
 {

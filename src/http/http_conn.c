@@ -751,37 +751,68 @@ static void send_timeout_page(struct http_conn *hc)
     }
 }
 
-static void on_timeout(struct conn *c, int cls)
+/* Each timeout class has its handler: the connection whose timer expired, counted. */
+static struct http_conn *expired(struct timer_node *node, int cls, void *loop)
 {
-    struct http_conn *hc = (struct http_conn *)c;
-    /* Body bytes or the next request waiting unread (their event in a later epoll batch, after
-     * a stall) are activity the loop has not reached yet, not inactivity. The header timeout
-     * is not excused: the whole head had to arrive in time. */
-    if ((cls == HTTP_TIMEOUT_BODY || cls == HTTP_TIMEOUT_IDLE) && conn_unread(c)) {
-        on_readable(c);
-        return;
-    }
-    switch (cls) {
-    case HTTP_TIMEOUT_HEADER:
-        /* A connection that never sent a byte gets no answer, as in nginx. */
-        if (buf_readable(&c->in) > 0)
-            send_timeout_page(hc);
-        conn_close(c, CLOSE_HEADER_TIMEOUT);
-        break;
-    case HTTP_TIMEOUT_BODY:
+    counter_add(&((struct http_loop *)loop)->stats.expired[cls], 1);
+    return (struct http_conn *)container_of(node, struct conn, timer);
+}
+
+/* Body bytes or the next request waiting unread (their event in a later epoll batch, after a
+ * stall) are activity the loop has not reached yet, not inactivity. */
+static bool unread_activity(struct http_conn *hc)
+{
+    if (!conn_unread(&hc->conn))
+        return false;
+    on_readable(&hc->conn);
+    return true;
+}
+
+/* The whole head had to arrive in time: no excuse for unread bytes. A connection that never sent
+ * a byte gets no answer, as in nginx; one with part of a head gets a 408. */
+static void header_timeout(struct timer_node *node, int cls, void *loop)
+{
+    struct http_conn *hc = expired(node, cls, loop);
+    if (buf_readable(&hc->conn.in) > 0)
         send_timeout_page(hc);
-        conn_close(c, CLOSE_BODY_TIMEOUT);
-        break;
-    case HTTP_TIMEOUT_SEND:
-        conn_close(c, CLOSE_SEND_TIMEOUT);
-        break;
-    case HTTP_TIMEOUT_IDLE:
-        conn_close(c, CLOSE_IDLE_TIMEOUT);
-        break;
-    default:
-        conn_close(c, CLOSE_DONE);
-        break;
-    }
+    conn_close(&hc->conn, CLOSE_HEADER_TIMEOUT);
+}
+
+static void body_timeout(struct timer_node *node, int cls, void *loop)
+{
+    struct http_conn *hc = expired(node, cls, loop);
+    if (unread_activity(hc))
+        return;
+    send_timeout_page(hc);
+    conn_close(&hc->conn, CLOSE_BODY_TIMEOUT);
+}
+
+static void send_timeout(struct timer_node *node, int cls, void *loop)
+{
+    conn_close(&expired(node, cls, loop)->conn, CLOSE_SEND_TIMEOUT);
+}
+
+static void idle_timeout(struct timer_node *node, int cls, void *loop)
+{
+    struct http_conn *hc = expired(node, cls, loop);
+    if (!unread_activity(hc))
+        conn_close(&hc->conn, CLOSE_IDLE_TIMEOUT);
+}
+
+/* The client's bytes after our last response were drained long enough. */
+static void linger_timeout(struct timer_node *node, int cls, void *loop)
+{
+    conn_close(&expired(node, cls, loop)->conn, CLOSE_DONE);
+}
+
+/* The graceful shutdown's deadline: whatever is still open closes now. */
+static void shutdown_timeout(struct timer_node *node, int cls, void *loop)
+{
+    struct http_loop *h = loop;
+    (void)node;
+    counter_add(&h->stats.expired[cls], 1);
+    conn_set_close_all(&h->conns, CLOSE_SHUTDOWN);
+    loop_stop(h->loop);
 }
 
 static void on_close(struct conn *c, enum close_reason why)
@@ -807,22 +838,9 @@ static void release_body(void *ref)
 static const struct conn_handler http_handler = {
     .on_readable = on_readable,
     .on_writable = on_writable,
-    .on_timeout = on_timeout,
     .on_close = on_close,
     .release_body = release_body,
 };
-
-static void on_expire(struct timer_node *node, int cls, void *ctx)
-{
-    struct http_loop *h = ctx;
-    counter_add(&h->stats.expired[cls], 1);
-    if (cls == HTTP_TIMEOUT_SHUTDOWN) {
-        conn_set_close_all(&h->conns, CLOSE_SHUTDOWN);
-        loop_stop(h->loop);
-        return;
-    }
-    conn_set_expire(node, cls, &h->conns);
-}
 
 void http_loop_configure(struct http_loop *h, const struct http_settings *s,
                          struct loop_config *cfg)
@@ -831,8 +849,14 @@ void http_loop_configure(struct http_loop *h, const struct http_settings *s,
     h->settings = s;
     cfg->timeouts_ms = s->timeouts_ms;
     cfg->nclasses = HTTP_TIMEOUT_COUNT;
-    cfg->on_expire = on_expire;
-    cfg->expire_ctx = h;
+    static const timer_expire_fn fns[HTTP_TIMEOUT_COUNT] = {
+        [HTTP_TIMEOUT_HEADER] = header_timeout, [HTTP_TIMEOUT_BODY] = body_timeout,
+        [HTTP_TIMEOUT_SEND] = send_timeout,     [HTTP_TIMEOUT_IDLE] = idle_timeout,
+        [HTTP_TIMEOUT_LINGER] = linger_timeout, [HTTP_TIMEOUT_SHUTDOWN] = shutdown_timeout,
+    };
+    for (int i = 0; i < HTTP_TIMEOUT_COUNT; i++)
+        h->on_expire[i] = (struct timer_handler){fns[i], h};
+    cfg->on_expire = h->on_expire;
 }
 
 int http_loop_init(struct http_loop *h, struct loop *loop, uint32_t trigger)

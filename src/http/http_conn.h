@@ -82,9 +82,10 @@ struct http_loop {
     struct timer_node shutdown_timer;
     bool draining;
     struct http_stats stats;
-    time_t date_sec; /* the second date[] shows */
-    char date[32];   /* the Date header, formatted once per second */
-    char *scratch;   /* path decoding and redirect targets */
+    struct timer_handler on_expire[HTTP_TIMEOUT_COUNT]; /* each timeout class's handler */
+    time_t date_sec;                                    /* the second date[] shows */
+    char date[32]; /* the Date header, formatted once per second */
+    char *scratch; /* path decoding and redirect targets */
     size_t scratch_len;
     struct http_header *headers; /* the parser's field array */
     struct file_cache *files;

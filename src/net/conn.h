@@ -39,7 +39,9 @@ struct conn_handler {
     /* Bytes or EOF are waiting: call conn_read(). Edge-triggered, read until -EAGAIN or
      * c->drained, or call conn_yield() to leave the rest for the next turn. */
     void (*on_readable)(struct conn *c);
-    /* The connection's timer of class cls expired; the handler usually closes it. */
+    /* The connection's timer of class cls expired (through conn_set_expire, for owners that
+     * give every class that one handler; may be NULL for an owner with a timer_handler per
+     * class, as HTTP has); the handler usually closes it. */
     void (*on_timeout)(struct conn *c, int cls);
     /* The socket took bytes after a full send buffer: call conn_flush(). NULL: flush here and
      * close on error. */

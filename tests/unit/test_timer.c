@@ -22,6 +22,9 @@
 
 #include <cmocka.h>
 
+/* The handlers timers_expire() is given: one for every class (single-threaded use). */
+static struct timer_handler on[TIMER_CLASSES_MAX];
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The most callbacks one timers_expire() call of a unit test may record. */
@@ -119,7 +122,8 @@ static void expire_at(struct timers *t, uint64_t now, struct fired *f)
     memset(f, 0, sizeof(*f));
     f->t = t;
     f->now = now;
-    size_t n = timers_expire(t, now, SIZE_MAX, on_expire, f);
+    size_t n =
+        timers_expire(t, now, SIZE_MAX, timer_handlers_fill(on, TIMER_CLASSES_MAX, on_expire, f));
     assert_int_equal(n, f->n);
     assert_int_equal(timers_validate(t), 0);
 }
@@ -814,7 +818,8 @@ static void test_expire_budget(void **state)
         memset(&f, 0, sizeof(f));
         f.t = t;
         f.now = 20;
-        size_t n = timers_expire(t, 20, max, on_expire, &f);
+        size_t n =
+            timers_expire(t, 20, max, timer_handlers_fill(on, TIMER_CLASSES_MAX, on_expire, &f));
         size_t want = 9 - done < max ? 9 - done : max;
         assert_int_equal(n, want);
         assert_int_equal(f.n, want);
@@ -828,9 +833,14 @@ static void test_expire_budget(void **state)
     timers_arm(t, &o[0].node, 0, 20);
     memset(&f, 0, sizeof(f));
     f.t = t;
-    assert_int_equal(timers_expire(t, 30, 0, on_expire, &f), 0);
-    assert_int_equal(timers_expire(t, 29, SIZE_MAX, on_expire, &f), 0);
-    assert_int_equal(timers_expire(t, 30, SIZE_MAX, on_expire, &f), 1);
+    assert_int_equal(
+        timers_expire(t, 30, 0, timer_handlers_fill(on, TIMER_CLASSES_MAX, on_expire, &f)), 0);
+    assert_int_equal(
+        timers_expire(t, 29, SIZE_MAX, timer_handlers_fill(on, TIMER_CLASSES_MAX, on_expire, &f)),
+        0);
+    assert_int_equal(
+        timers_expire(t, 30, SIZE_MAX, timer_handlers_fill(on, TIMER_CLASSES_MAX, on_expire, &f)),
+        1);
     timers_free(t);
 }
 
@@ -1085,7 +1095,9 @@ static void run_differential(const uint64_t *dur, int nclasses, uint64_t g, uint
                 ctx[w].nclasses = nclasses;
                 ctx[w].now = now;
                 ctx[w].n = 0;
-                size_t n = timers_expire(t[w], now, SIZE_MAX, diff_expire_cb, &ctx[w]);
+                size_t n = timers_expire(
+                    t[w], now, SIZE_MAX,
+                    timer_handlers_fill(on, TIMER_CLASSES_MAX, diff_expire_cb, &ctx[w]));
                 assert_int_equal(n, ctx[w].n);
             }
             /* The model: who was due, and who re-armed from the callback. */
