@@ -349,6 +349,9 @@ idle_phase() { # scen_idle scen_active round server
 peers=(tinyweb h2o nginx)
 t_start=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+# The commit the run began at: others may commit while it runs.
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -n "$(git -C "$root" status --porcelain -- src 2>/dev/null)" ] && commit="$commit + uncommitted changes in src/"
 log "temp dir $tmp; $rounds round(s) of ${dur}s runs; results in $doc"
 for r in $(seq "$rounds"); do
   log "round $r/$rounds: one worker each, servers on CPU 0, wrk on CPU 1"
@@ -408,8 +411,6 @@ chunk=$(sed -n 's/^#define CONN_FILE_CHUNK (\([0-9]*\) \* 1024)$/\1 KiB/p' "$roo
 [ -n "$chunk" ] || chunk=scratch
 {
   cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1)
-  commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-  [ -n "$(git -C "$root" status --porcelain -- src 2>/dev/null)" ] && commit="$commit + uncommitted changes in src/"
   mode=$([ $quick -eq 1 ] && echo "--quick: 1 round of ${dur} s runs" || echo "$rounds rounds of ${dur} s runs")
   cat <<EOF
 ## HTTP: tinyweb vs h2o and nginx

@@ -156,6 +156,9 @@ wrk_run() { # out duration_s
 }
 
 t_start=$(date +%s)
+# The commit the run began at: others may commit while it runs.
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[ -n "$(git -C "$root" status --porcelain -- src 2>/dev/null)" ] && commit="$commit + uncommitted changes in src/"
 for r in $(seq $rounds); do
   for v in "${variants[@]}"; do
     log "round $r/$rounds: $v"
@@ -199,8 +202,6 @@ for r in $(seq $rounds); do
 done
 t_end=$(date +%s)
 
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git -C "$root" status --porcelain -- src 2>/dev/null)" ] && commit="$commit + uncommitted changes in src/"
 python3 "$root/bench/tick_report.py" --rows "$rows" --doc "$doc" --build "$build" \
   --quick "$quick" --seconds $((t_end - t_start)) --commit "$commit" --n-idle $n_idle \
   --idle-s $idle_s --dur $dur --load "$(cut -d' ' -f1-3 /proc/loadavg)"
