@@ -2781,6 +2781,10 @@ class Config(Suite):
                 os.rename(self.conf + '.tmp', self.conf)
                 s.signal(signal.SIGHUP)
                 reloads += 1
+                # One reload at a time: two SIGHUPs pending together are one signal to the
+                # kernel, and that reload would read the file only once.
+                wait_until(lambda: s.stderr().count('configuration reloaded') >= reloads,
+                           LOG_TIMEOUT, f'reload {reloads}')
             out, _ = load.communicate(timeout=seconds + 30)
         finally:
             if load.poll() is None:
