@@ -117,6 +117,40 @@ def wrk_summary(text):
     return {k: int(v) for k, v in re.findall(r'(\w+)=(\d+)', m[1])} if m else None
 
 
+class NotifySocket:
+    """A fake systemd NOTIFY_SOCKET in directory base: the datagrams the server sends, in
+    order. Pass .path as NOTIFY_SOCKET in the server's environment."""
+
+    def __init__(self, base):
+        self.path = os.path.join(base, f'notify-{os.getpid()}-{random.randrange(1 << 30)}')
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.messages = []
+
+    def wait_for(self, text, timeout=5.0):
+        """The first message (from the ones not yet returned) that contains text."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, m in enumerate(self.messages):
+                if text in m:
+                    del self.messages[:i + 1]
+                    return m
+            left = deadline - time.monotonic()
+            check(left > 0, f'no {text!r} on NOTIFY_SOCKET; got {self.messages}')
+            self.sock.settimeout(left)
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except socket.timeout:
+                pass
+
+    def close(self):
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
 class Skip(Exception):
     """A test or scenario that cannot run here (a tool is missing): reported, not a failure."""
 

@@ -2510,36 +2510,6 @@ def port_open(port):
         return False
 
 
-class NotifySocket:
-    """A fake systemd NOTIFY_SOCKET: the datagrams the server sends, in order."""
-
-    def __init__(self, base):
-        self.path = os.path.join(base, f'notify-{os.getpid()}-{random.randrange(1 << 30)}')
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.path)
-        self.messages = []
-
-    def wait_for(self, text, timeout=LOG_TIMEOUT):
-        """The first message (from the ones not yet returned) that contains text."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for i, m in enumerate(self.messages):
-                if text in m:
-                    del self.messages[:i + 1]
-                    return m
-            left = deadline - time.monotonic()
-            check(left > 0, f'no {text!r} on NOTIFY_SOCKET; got {self.messages}')
-            self.sock.settimeout(left)
-            try:
-                self.messages.append(self.sock.recv(4096).decode())
-            except socket.timeout:
-                pass
-
-    def close(self):
-        self.sock.close()
-        os.unlink(self.path)
-
-
 @suite
 class Config(Suite):
     """The configuration file, -T, reload (SIGHUP), the other signals, the pid file and
@@ -2832,7 +2802,7 @@ class Config(Suite):
         pid_file = os.path.join(self.root.base, 'run', 'tinyweb.pid')
         os.makedirs(os.path.dirname(pid_file), exist_ok=True)
         log = os.path.join(self.root.base, 'access.log')
-        notify = NotifySocket(self.root.base)
+        notify = common.NotifySocket(self.root.base)
         try:
             env = clean_env()
             env['NOTIFY_SOCKET'] = notify.path

@@ -43,7 +43,8 @@ import tempfile
 import time
 import traceback
 
-from common import HOST, Process, Skip, check, read_text, test_tmp, wait_until
+from common import (HOST, NotifySocket, Process, Skip, check, read_text, test_tmp,
+                    wait_until)
 
 PREFIX = '/usr/local'
 INSTALLED = {  # what make install puts below DESTDIR
@@ -338,35 +339,6 @@ def test_unit(ctx):
 
 # ---- The installed server, run as the unit runs it ----
 
-class NotifySocket:
-    """A fake systemd NOTIFY_SOCKET: the datagrams the server sends, in order."""
-
-    def __init__(self, base):
-        self.path = os.path.join(base, 'notify')
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.path)
-        self.messages = []
-
-    def wait_for(self, text, timeout=TIMEOUT):
-        """The first message not yet returned that contains text."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for i, m in enumerate(self.messages):
-                if text in m:
-                    del self.messages[:i + 1]
-                    return m
-            left = deadline - time.monotonic()
-            check(left > 0, f'no {text!r} on NOTIFY_SOCKET; got {self.messages}')
-            self.sock.settimeout(left)
-            try:
-                self.messages.append(self.sock.recv(4096).decode())
-            except socket.timeout:
-                pass
-
-    def close(self):
-        self.sock.close()
-
-
 def unit_commands(unit_text, key):
     """The command lines of ExecStart= or ExecReload= (in order), split into words."""
     return [shlex.split(line.split('=', 1)[1]) for line in unit_text.splitlines()
@@ -423,7 +395,7 @@ def test_serve(ctx):
         s = Process(adjust(start), tmp=base, env=env)
         ctx.servers.append(s)
         port = s.wait_listening(TIMEOUT)
-        ready = notify.wait_for('READY=1')
+        ready = notify.wait_for('READY=1', TIMEOUT)
         check(f'MAINPID={s.pid}' in ready, f'READY=1 without MAINPID={s.pid}: {ready!r}')
         check(read_text(pid_file) == f'{s.pid}\n', f'pid file: {read_text(pid_file)!r}')
         status, body = get(port, '/')
@@ -435,8 +407,8 @@ def test_serve(ctx):
             cmd = [w.replace('$MAINPID', str(s.pid)) for w in adjust(cmd)]
             r = run(cmd)
             check(r.returncode == 0, f'ExecReload {cmd}: status {r.returncode}: {r.stderr}')
-        notify.wait_for('RELOADING=1')
-        notify.wait_for('READY=1')
+        notify.wait_for('RELOADING=1', TIMEOUT)
+        notify.wait_for('READY=1', TIMEOUT)
         wait_until(lambda: 'configuration reloaded' in read_text(os.path.join(logs, 'error.log')),
                    TIMEOUT, '"configuration reloaded" in the error log')
 
@@ -467,7 +439,7 @@ def test_serve(ctx):
         # KillSignal=, once (stop_exit would send a second one, which may find the default
         # action restored as the server finishes).
         s.signal(signal.SIGTERM)
-        notify.wait_for('STOPPING=1')
+        notify.wait_for('STOPPING=1', TIMEOUT)
         rc = s.wait_exit(TIMEOUT)
         check(rc == 0, f'exit status {rc} after SIGTERM (expected 0):\n{s.stderr()[-3000:]}')
         check(not os.path.exists(pid_file), 'the pid file is still there after exit')
