@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/units.h"
 
 #define PREFIX "tinyweb_"
 #define SUFFIX "_total"
@@ -78,11 +79,7 @@ static void put_str(struct text *t, const char *s)
 static void put_u64(struct text *t, uint64_t v)
 {
     char digits[20];
-    size_t n = sizeof(digits);
-    do {
-        digits[--n] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    size_t n = units_u64_digits(digits, v);
     put(t, digits + n, sizeof(digits) - n);
 }
 

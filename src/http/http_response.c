@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/units.h"
+
 const char *http_reason(int status)
 {
     switch (status) {
@@ -98,11 +100,7 @@ static void field(struct out *o, const char *name_sep, size_t name_len, const ch
 static void put_uint(struct out *o, uint64_t v)
 {
     char digits[20];
-    size_t n = sizeof(digits);
-    do {
-        digits[--n] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    size_t n = units_u64_digits(digits, v);
     put(o, digits + n, sizeof(digits) - n);
 }
 
