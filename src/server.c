@@ -89,9 +89,10 @@ struct server {
     bool stopping;
     size_t fds_per_loop; /* each loop's share of the open-file limit (SIZE_MAX: no limit) */
     uint64_t nofile;     /* the open-file limit */
-    _Atomic(struct generation *) next;       /* the generation loops switch to on WAKE_RELOAD */
-    atomic_int switched;                     /* loops that took it */
-    struct generation *retired;              /* generations retired before every loop switched */
+    _Atomic(struct generation *) next; /* the generation loops switch to on WAKE_RELOAD */
+    atomic_int switched;               /* loops that took it */
+    atomic_int kept;            /* loops that could not (no memory), and read the old one still */
+    struct generation *retired; /* generations retired before every loop switched */
     _Atomic(const struct generation *) live; /* gen, for the stats registry's readers */
     struct stats *stats;                     /* every loop's counters and the process's */
     counter_t reloads[2];                    /* SIGHUPs that took effect, and that did not */
@@ -118,8 +119,8 @@ static void on_wake(struct loop *loop, struct loop_io *io, uint32_t events)
     unsigned cmd = atomic_exchange(&w->commands, 0);
     if (cmd & WAKE_RELOAD) {
         struct generation *g = atomic_load(&w->srv->next);
-        http_loop_reconfigure(&w->http, &g->settings);
-        atomic_fetch_add(&w->srv->switched, 1);
+        bool ok = http_loop_reconfigure(&w->http, &g->settings) == 0;
+        atomic_fetch_add(ok ? &w->srv->switched : &w->srv->kept, 1);
     }
     if (cmd & WAKE_STOP)
         worker_stop(w);
@@ -862,29 +863,36 @@ static void reload(struct server *srv)
     }
     share_fds(srv, &g->settings, g->cfg.max_connections);
     /* The loops switch to g at their next wake-up (at once when this is the only loop). */
-    atomic_store(&srv->next, g);
+    /* The counters first: a loop that takes next adds to this round's. And /status reads the
+     * live generation: before any loop can switch, so a switched loop never reads cur, which
+     * is freed below. */
     atomic_store(&srv->switched, 0);
+    atomic_store(&srv->kept, 0);
+    atomic_store_explicit(&srv->live, g, memory_order_release);
+    atomic_store(&srv->next, g);
     if (!srv->main_loop) {
-        http_loop_reconfigure(&srv->workers[0].http, &g->settings);
-        atomic_store(&srv->switched, 1);
+        bool ok = http_loop_reconfigure(&srv->workers[0].http, &g->settings) == 0;
+        atomic_store(ok ? &srv->switched : &srv->kept, 1);
     } else {
         for (int i = 0; i < srv->nworkers; i++)
             post(&srv->workers[i], WAKE_RELOAD);
     }
-    for (int waited = 0; atomic_load(&srv->switched) < srv->nworkers && waited < RELOAD_WAIT_MS;
+    for (int waited = 0; atomic_load(&srv->switched) + atomic_load(&srv->kept) < srv->nworkers &&
+                         waited < RELOAD_WAIT_MS;
          waited++)
         usleep(1000);
     srv->gen = g;
-    atomic_store_explicit(&srv->live, g, memory_order_release);
     srv->cfg = &g->cfg;
     srv->error_log = g->error_log;
     if (atomic_load(&srv->switched) == srv->nworkers) {
         generation_free(cur, g);
     } else {
-        /* A loop still reads it: freed at exit. Its logs stay open until then; those g shares
-         * are g's from now on, so each log has one owner. */
-        log_msg(srv->error_log, LOG_LEVEL_WARN, "a loop did not switch within %d ms",
-                RELOAD_WAIT_MS);
+        /* A loop still reads it (it could not switch, or did not answer): freed at exit. Its logs
+         * stay open until then; those g shares are g's from now on, so each log has one owner. */
+        int kept = atomic_load(&srv->kept);
+        log_msg(srv->error_log, LOG_LEVEL_WARN,
+                "%d loop(s) kept the previous configuration, %d did not answer within %d ms", kept,
+                srv->nworkers - atomic_load(&srv->switched) - kept, RELOAD_WAIT_MS);
         if (cur->access_log == g->access_log)
             cur->access_log = NULL;
         if (cur->error_log == g->error_log)

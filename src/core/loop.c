@@ -149,9 +149,10 @@ static int loop_wait(struct loop *loop, int64_t ns)
         struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000),
                               .tv_nsec = (long)(ns % 1000000000)};
         int n = epoll_pwait2(loop->epfd, loop->events, LOOP_MAX_EVENTS, ns < 0 ? NULL : &ts, NULL);
-        if (n >= 0 || errno != ENOSYS)
+        if (n >= 0 || (errno != ENOSYS && errno != EPERM))
             return n;
-        loop->pwait2 = false; /* a kernel before 5.11 */
+        /* A kernel before 5.11, or a seccomp filter that does not know it (EPERM). */
+        loop->pwait2 = false;
     }
 #endif
     int ms = ns < 0                             ? -1

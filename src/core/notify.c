@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 int notify_send(const char *state)
 {
     const char *path = getenv("NOTIFY_SOCKET");
@@ -45,10 +47,8 @@ int notify_ready(const char *status)
 
 int notify_reloading(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     char msg[96];
     snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-             (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+             (unsigned long long)(clock_now_ns() / 1000));
     return notify_send(msg);
 }

@@ -30,7 +30,6 @@
 struct resp_log {
     uint64_t sent;                     /* bytes the socket took of this response, head included */
     uint32_t head_bytes;               /* the response head's share of them */
-    uint32_t line_off, line_len;       /* the request line in conn.in; line_len 0: none */
     uint32_t referer_off, referer_len; /* the fields' values in conn.in; len 0: absent */
     uint32_t agent_off, agent_len;
     uint16_t status; /* 0: nothing to log */
@@ -106,18 +105,21 @@ static void peer_text(const struct conn *c, char *out, size_t len)
 }
 
 /* The request line as received, at the front of conn.in (after the empty lines a client may
- * send first): complete, or none at all. */
-static void find_request_line(const struct buf *in, struct resp_log *r)
+ * send first): complete, or absent. Looked for only when a line is logged: the head stays at
+ * the front of conn.in until its response ends. */
+static struct log_str request_line(const struct http_conn *hc)
 {
+    const struct buf *in = &hc->conn.in;
     size_t n = buf_readable(in);
+    if (n == 0)
+        return (struct log_str){NULL, 0};
     const char *p = in->data + in->off, *q = p;
     while (q < p + n && (*q == '\r' || *q == '\n'))
         q++;
     const char *lf = memchr(q, '\n', n - (size_t)(q - p));
     if (!lf)
-        return;
-    r->line_off = (uint32_t)(q - p);
-    r->line_len = (uint32_t)(lf - q - (lf > q && lf[-1] == '\r'));
+        return (struct log_str){NULL, 0};
+    return (struct log_str){q, (size_t)(lf - q - (lf > q && lf[-1] == '\r'))};
 }
 
 /* Where a field of req (a slice of conn.in) starts, relative to the front of conn.in. */
@@ -133,16 +135,13 @@ static void field_at(const struct buf *in, struct http_str f, uint32_t *off, uin
 /* A response of this status starts: counted now, logged when it ends (log_response). */
 static void begin_response(struct http_conn *hc, const struct http_request *req, int status)
 {
-    counter_add(&loop_of(hc)->stats.responses[status / 100], 1);
+    struct http_loop *h = loop_of(hc);
+    counter_add(&h->stats.responses[status / 100], 1);
     struct resp_log *r = &hc->resp;
     *r = (struct resp_log){.status = (uint16_t)status};
-    const struct buf *in = &hc->conn.in;
-    if (buf_readable(in) == 0)
-        return;
-    find_request_line(in, r);
-    if (req) {
-        field_at(in, req->referer, &r->referer_off, &r->referer_len);
-        field_at(in, req->user_agent, &r->agent_off, &r->agent_len);
+    if (req && log_enabled(h->settings->access_log)) {
+        field_at(&hc->conn.in, req->referer, &r->referer_off, &r->referer_len);
+        field_at(&hc->conn.in, req->user_agent, &r->agent_off, &r->agent_len);
     }
 }
 
@@ -172,7 +171,7 @@ static void log_response(struct http_conn *hc)
             .time = h->date_sec,
             .status = r->status,
             .bytes = r->sent > r->head_bytes ? r->sent - r->head_bytes : 0,
-            .request = in_slice(hc, r->line_off, r->line_len),
+            .request = request_line(hc),
             .referer = in_slice(hc, r->referer_off, r->referer_len),
             .user_agent = in_slice(hc, r->agent_off, r->agent_len),
         };
@@ -200,7 +199,7 @@ static void log_failure(struct http_conn *hc, enum log_level level, const char *
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
     peer_text(&hc->conn, client, sizeof(client));
-    struct log_str line = in_slice(hc, hc->resp.line_off, hc->resp.line_len);
+    struct log_str line = request_line(hc);
     if (line.p)
         log_msg(l, level, "%s, client: %s, request: \"%.*s\"", what, client,
                 (int)(line.len < 2048 ? line.len : 2048), line.p);
@@ -252,6 +251,12 @@ static void explain_static(struct http_conn *hc, const struct http_static *res)
     }
 }
 
+/* The decoded path, then a redirect target: percent-encoding can triple the path. */
+static size_t scratch_size(const struct http_limits *limits)
+{
+    return 8 * limits->max_uri_bytes + 64;
+}
+
 /* The fields every response head of hc carries. */
 static struct http_head head_for(struct http_conn *hc, int status)
 {
@@ -276,7 +281,7 @@ static int queue_reply(struct http_conn *hc, const struct http_head *head, const
     char *p = conn_out_space(&hc->conn, room + body_len);
     if (!p)
         return -ENOMEM;
-    size_t n = http_head_write(p, room, head);
+    size_t n = http_head_write(p, room - extra_len, head);
     if (n == 0)
         return -ENOSPC;
     if (extra_len) {
@@ -299,9 +304,10 @@ static int queue_head(struct http_conn *hc, const struct http_head *head, const 
     return queue_reply(hc, head, NULL, body, body_len);
 }
 
-/* An error page. Errors found while parsing leave the framing in doubt: those close. */
+/* An error page. Errors found while parsing leave the framing in doubt: those close. why, when
+ * not NULL, is the error-log line's cause (a 5xx has a default one). */
 static int respond_error(struct http_conn *hc, const struct http_request *req, int status,
-                         bool head_only, const char *allow)
+                         bool head_only, const char *allow, const char *why)
 {
     char page[512];
     size_t len = http_error_page(page, sizeof(page), status);
@@ -310,7 +316,9 @@ static int respond_error(struct http_conn *hc, const struct http_request *req, i
     head.content_length = (int64_t)len;
     head.allow = allow;
     begin_response(hc, req, status);
-    if (status == 501)
+    if (why)
+        log_failure(hc, LOG_LEVEL_ERROR, "%s", why);
+    else if (status == 501)
         log_failure(hc, LOG_LEVEL_INFO, "client sent an unknown method");
     else if (status == 505)
         log_failure(hc, LOG_LEVEL_INFO, "client sent an unsupported HTTP version");
@@ -393,11 +401,11 @@ static __attribute__((noinline)) int
 respond_routed(struct http_conn *hc, const struct http_request *req, struct http_match m)
 {
     if (req->method == HTTP_OTHER)
-        return respond_error(hc, req, 501, false, NULL);
+        return respond_error(hc, req, 501, false, NULL, NULL);
     if (!m.route) {
         char allow[96];
         http_methods_format(m.allowed, allow, sizeof(allow));
-        return respond_error(hc, req, 405, false, allow);
+        return respond_error(hc, req, 405, req->method == HTTP_HEAD, allow, NULL);
     }
     struct http_exchange x = {hc, req};
     return m.route->handle(&x, req, m.route->ctx);
@@ -432,16 +440,7 @@ int http_reply_send(struct http_exchange *x, const struct http_reply *r)
 
 int http_reply_error(struct http_exchange *x, int status, const char *why)
 {
-    struct http_conn *hc = x->hc;
-    char page[512];
-    size_t len = http_error_page(page, sizeof(page), status);
-    struct http_head head = head_for(hc, status);
-    head.content_type = "text/html; charset=utf-8";
-    head.content_length = (int64_t)len;
-    begin_response(hc, x->req, status);
-    if (why)
-        log_failure(hc, LOG_LEVEL_ERROR, "%s", why);
-    return queue_head(hc, &head, page, x->req->method == HTTP_HEAD ? 0 : len);
+    return respond_error(x->hc, x->req, status, x->req->method == HTTP_HEAD, NULL, why);
 }
 
 const struct sockaddr *http_exchange_peer(const struct http_exchange *x)
@@ -476,7 +475,7 @@ static enum step reject(struct http_conn *hc, const struct http_request *req, in
     bool head_only = req ? req->method == HTTP_HEAD
                          : buf_readable(in) >= 5 && memcmp(in->data + in->off, "HEAD ", 5) == 0;
     hc->head_len = 0;
-    return responded(hc, respond_error(hc, req, status, head_only, NULL));
+    return responded(hc, respond_error(hc, req, status, head_only, NULL, NULL));
 }
 
 static enum step parse_head(struct http_conn *hc, struct http_request *req, int *head_len)
@@ -745,7 +744,7 @@ static void send_timeout_page(struct http_conn *hc)
         return;
     hc->keep_alive = false;
     size_t written = 0;
-    if (respond_error(hc, NULL, 408, false, NULL) == 0) {
+    if (respond_error(hc, NULL, 408, false, NULL, NULL) == 0) {
         conn_flush(c, &written);
         hc->resp.sent += written;
     }
@@ -866,7 +865,7 @@ int http_loop_init(struct http_loop *h, struct loop *loop, uint32_t trigger)
     conn_set_init(&h->conns, loop, &http_handler, trigger, sizeof(struct http_conn));
     h->conns.sendfile_min = h->settings->sendfile_min;
     /* The decoded path, then a redirect target: percent-encoding can triple the path. */
-    h->scratch_len = 8 * h->settings->limits.max_uri_bytes + 64;
+    h->scratch_len = scratch_size(&h->settings->limits);
     h->scratch = malloc(h->scratch_len);
     h->headers = calloc(h->settings->limits.max_headers, sizeof(*h->headers));
     h->files = file_cache_new(&h->settings->file_cache, h->settings->root_fd);
@@ -885,10 +884,10 @@ int http_loop_init(struct http_loop *h, struct loop *loop, uint32_t trigger)
 static void log_refused(struct http_loop *h, bool full)
 {
     h->refused_unlogged++;
-    time_t now = time(NULL);
-    if (now == h->refused_logged_sec)
+    date_now(h);
+    if (h->date_sec == h->refused_logged_sec)
         return;
-    h->refused_logged_sec = now;
+    h->refused_logged_sec = h->date_sec;
     log_msg(h->settings->error_log, LOG_LEVEL_WARN, "503 to %llu new connection(s) of one loop: %s",
             (unsigned long long)h->refused_unlogged,
             full ? "--max-connections reached"
@@ -950,12 +949,12 @@ void http_loop_drain(struct http_loop *h)
     loop_arm(h->loop, &h->shutdown_timer, HTTP_TIMEOUT_SHUTDOWN);
 }
 
-void http_loop_reconfigure(struct http_loop *h, const struct http_settings *s)
+int http_loop_reconfigure(struct http_loop *h, const struct http_settings *s)
 {
     const struct http_settings *old = h->settings;
-    /* The parser's buffers follow the limits; growing them may fail: keep the old limits then
-     * (they still fit the old buffers), and say so. */
-    size_t scratch_len = 8 * s->limits.max_uri_bytes + 64;
+    /* The parser's buffers follow the limits; growing them may fail: the loop then keeps the
+     * old settings (they fit the old buffers), and says so. */
+    size_t scratch_len = scratch_size(&s->limits);
     char *scratch = scratch_len > h->scratch_len ? malloc(scratch_len) : NULL;
     struct http_header *headers = s->limits.max_headers > old->limits.max_headers
                                       ? calloc(s->limits.max_headers, sizeof(*headers))
@@ -965,7 +964,7 @@ void http_loop_reconfigure(struct http_loop *h, const struct http_settings *s)
         free(scratch);
         free(headers);
         log_msg(s->error_log, LOG_LEVEL_ERROR, "reload: out of memory for the new limits");
-        return;
+        return -ENOMEM;
     }
     if (scratch) {
         free(h->scratch);
@@ -985,6 +984,7 @@ void http_loop_reconfigure(struct http_loop *h, const struct http_settings *s)
     file_cache_reconfigure(h->files, &s->file_cache, s->root_fd);
     h->conns.sendfile_min = s->sendfile_min;
     h->settings = s;
+    return 0;
 }
 
 void http_loop_free(struct http_loop *h)

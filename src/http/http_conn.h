@@ -114,9 +114,11 @@ void http_loop_drain(struct http_loop *h);
  * A reload: the loop reads s from now on (the caller keeps the old settings alive until every
  * loop has switched). Timeouts change for timers armed from now on (armed ones are capped at the
  * new duration); the file cache starts afresh. Requests that start later see the new limits.
- * O(connections with a shortened timeout + cached files).
+ * 0, or -ENOMEM when the buffers for the new limits could not be had: the loop then keeps the
+ * old settings (the caller must keep them alive). O(connections with a shortened timeout +
+ * cached files).
  */
-void http_loop_reconfigure(struct http_loop *h, const struct http_settings *s);
+int http_loop_reconfigure(struct http_loop *h, const struct http_settings *s);
 
 /* Closes every connection and frees h's memory. */
 void http_loop_free(struct http_loop *h);

@@ -290,8 +290,9 @@ int listener_check_sole(struct listener *const *ls, int n, char *err, size_t err
     struct sockaddr_storage bound;
     socklen_t blen = sizeof(bound);
     if (getsockname(ls[0]->io.fd, (struct sockaddr *)&bound, &blen) != 0) {
-        snprintf(err, errlen, "getsockname: %s", strerror(errno));
-        return -errno;
+        int e = errno;
+        snprintf(err, errlen, "getsockname: %s", strerror(e));
+        return -e;
     }
     struct ip_addr addr;
     if (bound.ss_family == AF_INET6) {
@@ -306,8 +307,9 @@ int listener_check_sole(struct listener *const *ls, int n, char *err, size_t err
     uint16_t port = sockaddr_port((const struct sockaddr *)&bound);
     int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
     if (nl < 0) {
-        snprintf(err, errlen, "netlink sock_diag: %s", strerror(errno));
-        return -errno;
+        int e = errno;
+        snprintf(err, errlen, "netlink sock_diag: %s", strerror(e));
+        return -e;
     }
     bool foreign = false;
     char what[INET6_ADDRSTRLEN + 48] = "";
