@@ -197,14 +197,29 @@ void timers_set_duration(struct timers *t, int cls, uint64_t ms, uint64_t now)
     uint64_t g = t->granularity;
     uint64_t cap = (now + ms + g - 1) / g * g;
     struct timer_node *q = timer_queue_of(t, cls);
+    /* In the sorted list (one queue for every class) the capped timers move ahead of later
+     * ones of other classes: they are taken out as one run, in order, and put back before the
+     * first timer due after cap. O(timers) either way. */
+    struct timer_node run = {.prev = &run, .next = &run};
     for (struct timer_node *node = q->next, *next; node != q; node = next) {
         next = node->next;
         if (node->cls != cls || node->deadline <= cap)
             continue;
-        if (t->ops->queue_per_class)
-            node->deadline = cap;
-        else
-            t->ops->arm(t, node, cls, cap); /* the sorted list: moved ahead, behind next's walk */
+        node->deadline = cap;
+        if (!t->ops->queue_per_class) {
+            timer_unlink(node);
+            timer_link_before(&run, node);
+        }
+    }
+    if (run.next != &run) {
+        struct timer_node *pos = q->next;
+        while (pos != q && pos->deadline <= cap)
+            pos = pos->next;
+        while (run.next != &run) {
+            struct timer_node *node = run.next;
+            timer_unlink(node);
+            timer_link_before(pos, node);
+        }
     }
     VALIDATE(t);
 }

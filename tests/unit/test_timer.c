@@ -797,6 +797,50 @@ static void test_multi_class(void **state)
 }
 
 /*
+ * A reload shortens a class (timers_set_duration): armed timers of it are capped at what a timer
+ * armed now gets, so the order holds, also in the list that mixes the classes; timers armed
+ * later get the new duration; a longer duration leaves armed timers as they are.
+ */
+static void test_set_duration(void **state)
+{
+    const uint64_t dur[] = {100, 50};
+    struct timers *t = new_timers(kind_of(state), dur, 2, 1);
+    struct owner o[7];
+    static const struct {
+        int cls;
+        uint64_t at;
+    } plan[] = {{0, 0}, {0, 10}, {1, 0}, {0, 20}, {1, 40}, {0, 30}};
+    for (size_t i = 0; i < ARRAY_LEN(plan); i++) {
+        owner_init(&o[i], (int)i);
+        timers_arm(t, &o[i].node, plan[i].cls, plan[i].at);
+    }
+    /* Deadlines: class 0 at 100, 110, 120, 130; class 1 at 50, 90. Class 0 becomes 30 ms at
+     * 40: capped at 70, ahead of class 1's 90 in the list. */
+    timers_set_duration(t, 0, 30, 40);
+    assert_int_equal(timers_validate(t), 0);
+    for (size_t i = 0; i < ARRAY_LEN(plan); i++)
+        assert_int_equal(o[i].node.deadline, plan[i].cls == 0 ? 70 : plan[i].at + 50);
+    owner_init(&o[6], 6);
+    timers_arm(t, &o[6].node, 0, 45);
+    assert_int_equal(o[6].node.deadline, 75);
+    /* Longer: nothing armed moves. */
+    timers_set_duration(t, 1, 200, 45);
+    assert_int_equal(o[4].node.deadline, 90);
+    assert_int_equal(timers_validate(t), 0);
+    struct fired f;
+    expire_at(t, 69, &f);
+    assert_fired_set(&f, (int[]){2}, 1);
+    expire_at(t, 70, &f);
+    assert_fired_set(&f, (int[]){0, 1, 3, 5}, 4);
+    expire_at(t, 89, &f);
+    assert_fired_set(&f, (int[]){6}, 1);
+    expire_at(t, 90, &f);
+    assert_fired_set(&f, (int[]){4}, 1);
+    assert_int_equal(timers_count(t), 0);
+    timers_free(t);
+}
+
+/*
  * A budget: timers_expire(t, now, max) expires at most max timers, earliest deadline first
  * whatever the class (fifo keeps one queue per class), and leaves the rest due for the next
  * call; ties go to the lower class.
@@ -1218,6 +1262,8 @@ int main(void)
         KIND_TEST(test_callback_frees_later_victim, list),
         KIND_TEST(test_multi_class, fifo),
         KIND_TEST(test_multi_class, list),
+        KIND_TEST(test_set_duration, fifo),
+        KIND_TEST(test_set_duration, list),
         KIND_TEST(test_expire_budget, fifo),
         KIND_TEST(test_expire_budget, list),
         KIND_TEST(test_validate, fifo),
