@@ -1,0 +1,447 @@
+/*
+ * Unit tests for the database (src/app/db.c, src/app/db_sqlite.c) on a SQLite file in a fresh
+ * directory: URLs refused with one-line messages that never repeat a password; the file and its
+ * WAL files created 0600 whatever the umask; the schema versioned (1), created once, kept across
+ * restarts, and a newer one refused; users (UNIQUE names, bytewise, hostile names stored as
+ * they are); sessions (expiry, delete, purge, unknown users, the cascade); and concurrency: of
+ * concurrent creates of one name exactly one wins, many rounds; concurrent writers on several
+ * connections wait for each other rather than fail; more threads than connections wait for one.
+ */
+#include "app/db.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* A fresh directory per test, and the database's path and URL in it. */
+struct fixture {
+    char dir[64];
+    char path[96];
+    char url[112];
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/test_db.XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->path, sizeof(f->path), "%s/app.db", f->dir);
+    snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char p[128];
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
+        unlink(p);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static struct db *open_ok(const struct fixture *f, unsigned n)
+{
+    char err[256];
+    struct db *db = db_open(f->url, n, err, sizeof(err));
+    if (!db)
+        fail_msg("db_open(%s): %s", f->url, err);
+    return db;
+}
+
+/* Runs one statement on the file directly (SQLite's own API), for what db.h does not offer. */
+static void raw_exec(const struct fixture *f, const char *sql)
+{
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(f->path, &h), SQLITE_OK);
+    if (sqlite3_exec(h, sql, NULL, NULL, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(h));
+    sqlite3_close(h);
+}
+
+/* The first column of the first row of a query, as an integer (-1: no row). */
+static long long raw_int(const struct fixture *f, const char *sql)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(f->path, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    long long v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+static void hash_of(int i, uint8_t out[32])
+{
+    memset(out, 0, 32);
+    memcpy(out, &i, sizeof(i));
+    out[31] = 0xa5;
+}
+
+/* db_open refuses url with one line that does not contain secret (may be NULL). */
+static void refused(const char *url, unsigned n, const char *secret)
+{
+    char err[256] = "";
+    struct db *db = db_open(url, n, err, sizeof(err));
+    if (db)
+        fail_msg("db_open(\"%s\") succeeded", url);
+    assert_true(err[0] != '\0');
+    assert_null(strchr(err, '\n'));
+    if (secret)
+        assert_null(strstr(err, secret));
+}
+
+static void test_open_refuses(void **state)
+{
+    struct fixture *f = *state;
+    refused("", 1, NULL);
+    refused("app.db", 1, NULL);
+    refused("postgres://bob:hunter2@db.example/app", 1, "hunter2");
+    refused("mysql://bob:hunter2@localhost/app", 1, "hunter2");
+    refused("bob:hunter2@localhost", 1, "hunter2");
+    refused("sqlite:", 1, NULL);
+    refused("sqlite::memory:", 1, NULL);
+    refused("sqlite:/nonexistent-directory/app.db", 1, NULL);
+    refused(f->url, 0, NULL);
+    refused(f->url, DB_CONNECTIONS_MAX + 1, NULL);
+    /* A directory is not a database. */
+    char url[128];
+    snprintf(url, sizeof(url), "sqlite:%s", f->dir);
+    refused(url, 1, NULL);
+    /* Neither is a file of something else. */
+    FILE *fp = fopen(f->path, "w");
+    assert_non_null(fp);
+    fputs("not a database, but more than a header's worth of text, to be sure of it\n", fp);
+    fclose(fp);
+    refused(f->url, 1, NULL);
+}
+
+static void test_file_mode(void **state)
+{
+    struct fixture *f = *state;
+    /* With no umask, a file SQLite created would be 0644. */
+    mode_t old = umask(0);
+    struct db *db = open_ok(f, 2);
+    umask(old);
+    assert_int_equal(db_user_create(db, "alice", "$argon2id$x", NULL), 0);
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[128];
+        struct stat st;
+        snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
+        assert_int_equal(stat(p, &st), 0);
+        if ((st.st_mode & 07777) != 0600)
+            fail_msg("%s has mode %o", p, (unsigned)(st.st_mode & 07777));
+    }
+    db_close(db);
+}
+
+static void test_schema(void **state)
+{
+    struct fixture *f = *state;
+    struct db *db = open_ok(f, 1);
+    int64_t id;
+    assert_int_equal(db_user_create(db, "alice", "h1", &id), 0);
+    db_close(db);
+    assert_int_equal(raw_int(f, "SELECT version FROM schema_version"), 1);
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(f->path, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+
+    /* A restart: the schema is not created again, the data stays. */
+    db = open_ok(f, 3);
+    struct db_user u;
+    assert_int_equal(db_user_find(db, "alice", &u), 0);
+    assert_int_equal(u.id, id);
+    assert_string_equal(u.hash, "h1");
+    db_close(db);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM schema_version"), 1);
+    assert_int_equal(raw_int(f, "SELECT version FROM schema_version"), 1);
+
+    /* A later server's schema is refused, and left as it is. */
+    raw_exec(f, "UPDATE schema_version SET version = 2");
+    char err[256];
+    assert_null(db_open(f->url, 1, err, sizeof(err)));
+    assert_non_null(strstr(err, "newer"));
+    assert_int_equal(raw_int(f, "SELECT version FROM schema_version"), 2);
+}
+
+static void test_users(void **state)
+{
+    struct fixture *f = *state;
+    struct db *db = open_ok(f, 2);
+    int64_t a, b;
+    struct db_user u;
+    assert_int_equal(db_user_create(db, "alice", "$argon2id$alice", &a), 0);
+    assert_int_equal(db_user_create(db, "bob", "$argon2id$bob", &b), 0);
+    assert_true(a > 0 && b > 0 && a != b);
+    assert_int_equal(db_user_create(db, "alice", "$argon2id$other", NULL), DB_EXISTS);
+
+    assert_int_equal(db_user_find(db, "alice", &u), 0);
+    assert_int_equal(u.id, a);
+    assert_string_equal(u.name, "alice");
+    assert_string_equal(u.hash, "$argon2id$alice");
+    assert_int_equal(db_user_find(db, "carol", &u), DB_NOTFOUND);
+    /* Names compare bytewise: case matters. */
+    assert_int_equal(db_user_find(db, "Alice", &u), DB_NOTFOUND);
+    assert_int_equal(db_user_create(db, "Alice", "h", NULL), 0);
+
+    /* Hostile names are data, stored and found as they are. */
+    static const char *const hostile[] = {
+        "'; DROP TABLE users; --", "x' OR '1'='1", "\"quoted\"", "a%b_c", "?1", "名前", "\\",
+    };
+    assert_int_equal(db_user_find(db, "x' OR 'a'='a", &u), DB_NOTFOUND);
+    for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+        int64_t id;
+        assert_int_equal(db_user_create(db, hostile[i], "h", &id), 0);
+        assert_int_equal(db_user_find(db, hostile[i], &u), 0);
+        assert_int_equal(u.id, id);
+        assert_string_equal(u.name, hostile[i]);
+    }
+    assert_int_equal(db_user_find(db, "a_b%c", &u), DB_NOTFOUND);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM users"), 10);
+
+    /* Lengths: DB_NAME_MAX bytes fit, one more does not (and cannot exist). */
+    char name[DB_NAME_MAX + 2];
+    memset(name, 'n', DB_NAME_MAX);
+    name[DB_NAME_MAX] = '\0';
+    assert_int_equal(db_user_create(db, name, "h", NULL), 0);
+    assert_int_equal(db_user_find(db, name, &u), 0);
+    assert_string_equal(u.name, name);
+    name[DB_NAME_MAX] = 'n';
+    name[DB_NAME_MAX + 1] = '\0';
+    assert_int_equal(db_user_create(db, name, "h", NULL), DB_ERROR);
+    assert_int_equal(db_user_find(db, name, &u), DB_NOTFOUND);
+    assert_int_equal(db_user_create(db, "", "h", NULL), DB_ERROR);
+    assert_int_equal(db_user_find(db, "", &u), DB_NOTFOUND);
+    char hash[DB_HASH_MAX + 1];
+    memset(hash, 'h', DB_HASH_MAX);
+    hash[DB_HASH_MAX] = '\0';
+    assert_int_equal(db_user_create(db, "longhash", hash, NULL), DB_ERROR);
+    hash[DB_HASH_MAX - 1] = '\0';
+    assert_int_equal(db_user_create(db, "longhash", hash, NULL), 0);
+    assert_int_equal(db_user_find(db, "longhash", &u), 0);
+    assert_string_equal(u.hash, hash);
+    db_close(db);
+}
+
+static void test_sessions(void **state)
+{
+    struct fixture *f = *state;
+    struct db *db = open_ok(f, 2);
+    int64_t alice, bob;
+    assert_int_equal(db_user_create(db, "alice", "h", &alice), 0);
+    assert_int_equal(db_user_create(db, "bob", "h", &bob), 0);
+    uint8_t k1[32], k2[32], k3[32], k4[32], unknown[32];
+    hash_of(1, k1);
+    hash_of(2, k2);
+    hash_of(3, k3);
+    hash_of(4, k4);
+    hash_of(99, unknown);
+
+    assert_int_equal(db_session_create(db, k1, alice, 1000), 0);
+    assert_int_equal(db_session_create(db, k2, bob, 2000), 0);
+    assert_int_equal(db_session_create(db, k1, bob, 3000), DB_EXISTS);
+    assert_int_equal(db_session_create(db, k3, bob + 100, 3000), DB_NOTFOUND);
+
+    struct db_session s;
+    assert_int_equal(db_session_find(db, k1, 999, &s), 0);
+    assert_int_equal(s.user_id, alice);
+    assert_string_equal(s.name, "alice");
+    assert_int_equal(s.expires, 1000);
+    /* Valid while now < expires. */
+    assert_int_equal(db_session_find(db, k1, 1000, &s), DB_NOTFOUND);
+    assert_int_equal(db_session_find(db, k1, 5000, &s), DB_NOTFOUND);
+    assert_int_equal(db_session_find(db, unknown, 0, &s), DB_NOTFOUND);
+    assert_int_equal(db_session_find(db, k2, 1500, &s), 0);
+    assert_string_equal(s.name, "bob");
+
+    /* Logout. */
+    assert_int_equal(db_session_delete(db, k2), 0);
+    assert_int_equal(db_session_find(db, k2, 1500, &s), DB_NOTFOUND);
+    assert_int_equal(db_session_delete(db, k2), DB_NOTFOUND);
+
+    /* Purge deletes what expired at now (expires <= now) and nothing else. */
+    assert_int_equal(db_session_create(db, k2, bob, 2000), 0);
+    assert_int_equal(db_session_create(db, k3, bob, 3000), 0);
+    assert_int_equal(db_session_purge(db, 2000), 0);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM sessions"), 1);
+    assert_int_equal(db_session_find(db, k3, 0, &s), 0);
+    assert_int_equal(db_session_purge(db, 0), 0);
+    assert_int_equal(db_session_find(db, k3, 0, &s), 0);
+
+    /* A user's deletion takes the sessions with it. */
+    assert_int_equal(db_session_create(db, k4, alice, 3000), 0);
+    raw_exec(f, "PRAGMA foreign_keys = ON; DELETE FROM users WHERE name = 'bob'");
+    assert_int_equal(db_session_find(db, k3, 0, &s), DB_NOTFOUND);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM sessions"), 1);
+    assert_int_equal(db_session_find(db, k4, 0, &s), 0);
+    db_close(db);
+}
+
+/* Concurrent creates of one name. */
+enum { RACERS = 4, ROUNDS = 150 };
+
+struct race {
+    struct db *db;
+    pthread_barrier_t start, end;
+    int results[ROUNDS][RACERS];
+};
+
+struct racer {
+    struct race *race;
+    int index;
+};
+
+static void *racer_main(void *arg)
+{
+    struct racer *r = arg;
+    for (int round = 0; round < ROUNDS; round++) {
+        char name[32];
+        snprintf(name, sizeof(name), "race-%d", round);
+        pthread_barrier_wait(&r->race->start);
+        r->race->results[round][r->index] = db_user_create(r->race->db, name, "h", NULL);
+        pthread_barrier_wait(&r->race->end);
+    }
+    return NULL;
+}
+
+static void test_unique_race(void **state)
+{
+    struct fixture *f = *state;
+    static struct race race;
+    race.db = open_ok(f, RACERS);
+    pthread_barrier_init(&race.start, NULL, RACERS);
+    pthread_barrier_init(&race.end, NULL, RACERS);
+    pthread_t threads[RACERS];
+    struct racer racers[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        racers[i] = (struct racer){&race, i};
+        assert_int_equal(pthread_create(&threads[i], NULL, racer_main, &racers[i]), 0);
+    }
+    for (int i = 0; i < RACERS; i++)
+        pthread_join(threads[i], NULL);
+    for (int round = 0; round < ROUNDS; round++) {
+        int won = 0, exists = 0;
+        for (int i = 0; i < RACERS; i++) {
+            won += race.results[round][i] == 0;
+            exists += race.results[round][i] == DB_EXISTS;
+        }
+        if (won != 1 || exists != RACERS - 1)
+            fail_msg("round %d: %d created, %d DB_EXISTS of %d", round, won, exists, RACERS);
+    }
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM users"), ROUNDS);
+    pthread_barrier_destroy(&race.start);
+    pthread_barrier_destroy(&race.end);
+    db_close(race.db);
+}
+
+/* Many writers (and readers) at once. */
+enum { WRITERS = 8, WRITES = 60 };
+
+struct writer {
+    struct db *db;
+    int index;
+    int64_t user;
+    int failures;
+};
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    for (int i = 0; i < WRITES; i++) {
+        uint8_t k[32];
+        struct db_session s;
+        struct db_user u;
+        hash_of(w->index * WRITES + i + 1000, k);
+        if (db_session_create(w->db, k, w->user, 100) != 0)
+            w->failures++;
+        if (db_session_find(w->db, k, 0, &s) != 0 || s.user_id != w->user)
+            w->failures++;
+        if (db_user_find(w->db, "writer", &u) != 0)
+            w->failures++;
+        if (i % 2 && db_session_delete(w->db, k) != 0)
+            w->failures++;
+    }
+    return NULL;
+}
+
+/* WRITERS threads on n connections: with n = WRITERS they contend in SQLite (the busy timeout),
+ * with n = 1 for the pool's one connection. */
+static void writers(const struct fixture *f, unsigned n)
+{
+    struct db *db = open_ok(f, n);
+    int64_t user;
+    int rc = db_user_create(db, "writer", "h", &user);
+    if (rc == DB_EXISTS) {
+        struct db_user u;
+        assert_int_equal(db_user_find(db, "writer", &u), 0);
+        user = u.id;
+    } else {
+        assert_int_equal(rc, 0);
+    }
+    raw_exec(f, "DELETE FROM sessions");
+    pthread_t threads[WRITERS];
+    struct writer ws[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        ws[i] = (struct writer){.db = db, .index = i, .user = user};
+        assert_int_equal(pthread_create(&threads[i], NULL, writer_main, &ws[i]), 0);
+    }
+    for (int i = 0; i < WRITERS; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(ws[i].failures, 0);
+    }
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM sessions"), WRITERS * WRITES / 2);
+    assert_int_equal(db_session_purge(db, 100), 0);
+    assert_int_equal(raw_int(f, "SELECT count(*) FROM sessions"), 0);
+    db_close(db);
+}
+
+static void test_concurrent_writers(void **state)
+{
+    writers(*state, WRITERS);
+}
+
+static void test_pool_waits(void **state)
+{
+    writers(*state, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_users, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unique_race, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_waits, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
