@@ -47,7 +47,7 @@ static int parse_scaled(const char *s, const struct unit *units, size_t n, uint6
 int units_parse_duration_ms(const char *s, uint64_t *ms)
 {
     static const struct unit units[] = {
-        {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000},
+        {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
     };
     return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), ms);
 }

@@ -49,7 +49,9 @@ struct http_conn {
     bool linger;       /* the client may still be sending: drain before closing */
     bool chunked;      /* the body being read is chunked */
     bool nodelay;      /* TCP_NODELAY is set */
+    bool collect;      /* PHASE_BODY: the handler wants the body: it is kept after the head */
     uint32_t head_len; /* the request head, kept at the front of conn.in until answered */
+    uint32_t body_len; /* the body kept after the head (HTTP_ROUTE_BODY), consumed with it */
     uint32_t scanned;  /* PHASE_HEAD: bytes of the head already found incomplete */
     union {
         struct {                /* PHASE_BODY */
@@ -59,6 +61,7 @@ struct http_conn {
         };
         struct resp_log resp; /* PHASE_SEND */
     };
+    struct http_wait *wait; /* PHASE_APP: the suspended handler's; cleared when it ends */
 };
 
 static struct http_loop *loop_of(struct http_conn *hc)
@@ -408,7 +411,12 @@ respond_routed(struct http_conn *hc, const struct http_request *req, struct http
         return respond_error(hc, req, 405, req->method == HTTP_HEAD, allow, NULL);
     }
     struct http_exchange x = {hc, req};
-    return m.route->handle(&x, req, m.route->ctx);
+    int rc = m.route->handle(&x, req, m.route->ctx);
+    if (rc == 0 && hc->phase != PHASE_SEND && hc->phase != PHASE_APP) {
+        /* A handler that neither answered nor suspended: a bug, answered rather than hung. */
+        return respond_error(hc, req, 500, false, NULL, "handler gave no answer");
+    }
+    return rc;
 }
 
 /* The response to a complete request (its body, if any, already read): the route table picks
@@ -434,6 +442,8 @@ int http_reply_send(struct http_exchange *x, const struct http_reply *r)
     head.content_type = r->content_type;
     head.content_length = (int64_t)r->body_len;
     begin_response(hc, x->req, r->status);
+    if (r->why)
+        log_failure(hc, r->status >= 500 ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "%s", r->why);
     bool head_only = x->req->method == HTTP_HEAD;
     return queue_reply(hc, &head, r->headers, r->body, head_only ? 0 : r->body_len);
 }
@@ -448,12 +458,46 @@ const struct sockaddr *http_exchange_peer(const struct http_exchange *x)
     return &x->hc->conn.peer.sa;
 }
 
+struct pool_port *http_exchange_port(const struct http_exchange *x)
+{
+    return loop_of(x->hc)->port;
+}
+
+uint64_t http_exchange_now(const struct http_exchange *x)
+{
+    return loop_now(loop_of(x->hc)->loop);
+}
+
+int http_suspend(struct http_exchange *x, struct http_wait *w)
+{
+    struct http_conn *hc = x->hc;
+    if (hc->phase == PHASE_SEND || hc->wait)
+        return -EALREADY;
+    if (!hc->conn.read_paused && conn_pause_read(&hc->conn, true) != 0)
+        return -EIO;
+    w->conn = hc;
+    hc->wait = w;
+    set_phase(hc, PHASE_APP);
+    conn_arm(&hc->conn, HTTP_TIMEOUT_APP);
+    return 0;
+}
+
+/* The suspended exchange is over (answered, timed out, or its connection closed). */
+static void end_wait(struct http_conn *hc)
+{
+    if (hc->wait) {
+        hc->wait->conn = NULL;
+        hc->wait = NULL;
+    }
+}
+
 /* A request that cannot be answered in sync with the stream: answer, then close. */
 /* After a response was queued (rc 0) or could not be (the connection is closed). */
 static enum step responded(struct http_conn *hc, int rc)
 {
     if (rc == 0)
         return STEP_NEXT;
+    end_wait(hc);
     conn_close(&hc->conn, CLOSE_ERROR);
     return STEP_CLOSED;
 }
@@ -500,6 +544,37 @@ static enum step parse_head(struct http_conn *hc, struct http_request *req, int 
     return STEP_NEXT;
 }
 
+/* Whether the handler of req reads its body (HTTP_ROUTE_BODY). Only requests with a body ask. */
+static bool wants_body(const struct http_loop *h, const struct http_request *req)
+{
+    const struct http_routes *routes = h->settings->routes;
+    if (!routes || req->method == HTTP_OTHER)
+        return false;
+    struct http_match m = http_routes_match(routes, req->path.p, req->path.len, req->method);
+    return m.route && (m.route->flags & HTTP_ROUTE_BODY);
+}
+
+/* The body of req is read whole and kept after its head, for its handler. A client that waits
+ * for "100 Continue" is told to go on (best effort: on a fresh socket the 25 bytes fit; if they
+ * do not, the client sends after its own wait, RFC 9110 §10.1.1). */
+static enum step start_collect(struct http_conn *hc, const struct http_request *req)
+{
+    if (req->expect_continue && !conn_pending(&hc->conn)) {
+        static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        ssize_t n = send(hc->conn.io.fd, go_on, sizeof(go_on) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n;
+    }
+    set_phase(hc, PHASE_BODY);
+    hc->collect = true;
+    hc->chunked = req->chunked;
+    hc->body_left = req->chunked ? 0 : req->content_length;
+    hc->body_seen = 0;
+    if (req->chunked)
+        http_chunked_init(&hc->chunk);
+    conn_arm(&hc->conn, HTTP_TIMEOUT_BODY);
+    return STEP_NEXT;
+}
+
 /* A complete head is at the front of conn.in: answer it, or start reading its body. */
 static enum step on_head(struct http_conn *hc)
 {
@@ -523,6 +598,8 @@ static enum step on_head(struct http_conn *hc)
     }
     if (req.has_content_length && req.content_length > h->settings->max_body_bytes)
         return reject(hc, &req, 413);
+    if (wants_body(h, &req))
+        return start_collect(hc, &req);
     if (req.expect_continue) {
         /* The client waits before sending the body; nothing here needs it, so answer now
          * without reading it (RFC 9110 §10.1.1) and close. */
@@ -532,6 +609,7 @@ static enum step on_head(struct http_conn *hc)
     /* Keep the head in place (the answer is built from it once the body is read) and discard
      * the body as it arrives, so the connection stays in sync for the next request. */
     set_phase(hc, PHASE_BODY);
+    hc->collect = false;
     hc->chunked = req.chunked;
     hc->body_left = req.chunked ? 0 : req.content_length;
     hc->body_seen = 0;
@@ -541,9 +619,60 @@ static enum step on_head(struct http_conn *hc)
     return STEP_NEXT;
 }
 
+/* The request whose body was read: answered, with its body when collected. */
+static enum step body_complete(struct http_conn *hc, size_t body_len)
+{
+    struct http_loop *h = loop_of(hc);
+    /* Parse the kept head again: the buffer may have moved while the body was read. */
+    struct http_request req;
+    int head_len;
+    enum step s = parse_head(hc, &req, &head_len);
+    if (s != STEP_NEXT || head_len < 0)
+        return s;
+    hc->keep_alive = req.keep_alive && !h->draining;
+    if (hc->collect) {
+        hc->body_len = (uint32_t)body_len;
+        req.body = hc->conn.in.data + hc->conn.in.off + hc->head_len;
+        req.body_len = body_len;
+    }
+    return responded(hc, respond(hc, &req));
+}
+
+/* Keeps the body bytes after the head, chunked framing removed. STEP_WAIT until complete. */
+static enum step collect_body(struct http_conn *hc)
+{
+    struct http_loop *h = loop_of(hc);
+    struct buf *in = &hc->conn.in;
+    size_t kept = hc->head_len + (size_t)hc->body_seen;
+    size_t avail = buf_readable(in) - kept; /* bytes not looked at yet */
+    if (avail == 0)
+        return STEP_WAIT;
+    if (!hc->chunked) {
+        size_t take = avail < hc->body_left ? avail : (size_t)hc->body_left;
+        hc->body_seen += take;
+        hc->body_left -= take;
+        conn_arm(&hc->conn, HTTP_TIMEOUT_BODY);
+        return hc->body_left ? STEP_WAIT : body_complete(hc, (size_t)hc->body_seen);
+    }
+    size_t len = avail;
+    ssize_t rest = http_chunked_decode(&hc->chunk, in->data + in->off + kept, &len);
+    if (rest == HTTP_PARSE_ERROR)
+        return reject(hc, NULL, 400);
+    /* The framing leaves; the decoded data stays after what was kept before. */
+    size_t after = rest >= 0 ? (size_t)rest : 0;
+    buf_cut(in, kept + len, avail - len - after);
+    hc->body_seen += len;
+    if (hc->body_seen + hc->chunk.remaining > h->settings->max_body_bytes)
+        return reject(hc, NULL, 413);
+    conn_arm(&hc->conn, HTTP_TIMEOUT_BODY);
+    return rest >= 0 ? body_complete(hc, (size_t)hc->body_seen) : STEP_WAIT;
+}
+
 /* Discards the body bytes buffered after the head. STEP_WAIT until the body is complete. */
 static enum step on_body(struct http_conn *hc)
 {
+    if (hc->collect)
+        return collect_body(hc);
     struct http_loop *h = loop_of(hc);
     struct buf *in = &hc->conn.in;
     size_t avail = buf_readable(in) - hc->head_len;
@@ -571,16 +700,7 @@ static enum step on_body(struct http_conn *hc)
         done = rest >= 0;
     }
     conn_arm(&hc->conn, HTTP_TIMEOUT_BODY);
-    if (!done)
-        return STEP_WAIT;
-    /* Parse the kept head again: the buffer may have moved while the body was read. */
-    struct http_request req;
-    int head_len;
-    enum step s = parse_head(hc, &req, &head_len);
-    if (s != STEP_NEXT || head_len < 0)
-        return s;
-    hc->keep_alive = req.keep_alive && !h->draining;
-    return responded(hc, respond(hc, &req));
+    return done ? body_complete(hc, 0) : STEP_WAIT;
 }
 
 /*
@@ -615,10 +735,12 @@ static enum step finish_response(struct http_conn *hc)
 {
     struct conn *c = &hc->conn;
     log_response(hc);
-    /* The answered head leaves the buffer; a pipelined request may follow it. */
-    if (hc->head_len <= buf_readable(&c->in))
-        buf_consume(&c->in, hc->head_len);
+    /* The answered head (and its kept body) leave the buffer; a pipelined request may follow. */
+    size_t used = (size_t)hc->head_len + hc->body_len;
+    if (used <= buf_readable(&c->in))
+        buf_consume(&c->in, used);
     hc->head_len = 0;
+    hc->body_len = 0;
     if (!hc->keep_alive) {
         if (hc->linger || loop_of(hc)->settings->linger_always)
             return start_linger(hc);
@@ -686,6 +808,8 @@ static enum step process(struct http_conn *hc)
         case PHASE_SEND:
             s = on_send(hc);
             break;
+        case PHASE_APP:
+            return STEP_WAIT;
         default:
             conn_release_in(&hc->conn);
             s = STEP_WAIT;
@@ -734,6 +858,38 @@ static void on_writable(struct conn *c)
     /* When the response completes, reading resumes through epoll_ctl(MOD), which reports bytes
      * that arrived meanwhile, in edge-triggered mode too. */
     process((struct http_conn *)c);
+}
+
+int http_resume(struct http_wait *w, http_handler_fn answer, void *ctx)
+{
+    struct http_conn *hc = w->conn;
+    if (!hc)
+        return -ECANCELED;
+    end_wait(hc);
+    /* The request is still at the front of conn.in, its body (if kept) after it. */
+    struct http_request req;
+    int head_len;
+    if (parse_head(hc, &req, &head_len) != STEP_NEXT || head_len < 0) {
+        conn_close(&hc->conn, CLOSE_ERROR); /* cannot be: it parsed before */
+        return 0;
+    }
+    if (hc->body_len) {
+        req.body = hc->conn.in.data + hc->conn.in.off + hc->head_len;
+        req.body_len = hc->body_len;
+    }
+    /* The answer's state: back to the phase of an answer being made (the timer is re-armed
+     * by the send, or by a new suspend). */
+    set_phase(hc, PHASE_HEAD);
+    struct http_exchange x = {hc, &req};
+    int rc = answer(&x, &req, ctx);
+    if (rc == 0 && hc->phase == PHASE_APP)
+        return 0;
+    if (rc == 0 && hc->phase != PHASE_SEND)
+        rc = respond_error(hc, &req, 500, false, NULL, "handler gave no answer");
+    if (responded(hc, rc) == STEP_CLOSED)
+        return 0;
+    process(hc);
+    return 0;
 }
 
 /* A 408 is sent only while no byte of a response has been; it is best effort before closing. */
@@ -786,6 +942,24 @@ static void body_timeout(struct timer_node *node, int cls, void *loop)
     conn_close(&hc->conn, CLOSE_BODY_TIMEOUT);
 }
 
+/* The application did not answer in time: 504, as a proxy's upstream timeout. Its late answer
+ * finds the exchange over (end_wait) and touches nothing. The request was read whole, so the
+ * connection stays in sync and may be kept. */
+static void app_timeout(struct timer_node *node, int cls, void *loop)
+{
+    struct http_conn *hc = expired(node, cls, loop);
+    end_wait(hc);
+    struct http_request req;
+    int head_len;
+    if (parse_head(hc, &req, &head_len) != STEP_NEXT || head_len < 0)
+        return;
+    set_phase(hc, PHASE_HEAD);
+    int rc = respond_error(hc, &req, 504, req.method == HTTP_HEAD, NULL,
+                           "the application did not answer within --app-timeout");
+    if (responded(hc, rc) != STEP_CLOSED)
+        process(hc);
+}
+
 static void send_timeout(struct timer_node *node, int cls, void *loop)
 {
     conn_close(&expired(node, cls, loop)->conn, CLOSE_SEND_TIMEOUT);
@@ -820,9 +994,10 @@ static void on_close(struct conn *c, enum close_reason why)
     struct http_loop *h = loop_of(hc);
     (void)why;
     /* A response cut short (the client left, a send timeout, shutdown) is logged with what was
-     * sent of it. */
+     * sent of it. A suspended handler's answer will find the exchange over. */
     if (hc->phase == PHASE_SEND)
         log_response(hc);
+    end_wait(hc);
     counter_add(&h->stats.phases[hc->phase], (uint64_t)-1);
     /* The last connection of a draining loop: the loop's work is done. */
     if (h->draining && c->set->live == 1)
@@ -849,9 +1024,10 @@ void http_loop_configure(struct http_loop *h, const struct http_settings *s,
     cfg->timeouts_ms = s->timeouts_ms;
     cfg->nclasses = HTTP_TIMEOUT_COUNT;
     static const timer_expire_fn fns[HTTP_TIMEOUT_COUNT] = {
-        [HTTP_TIMEOUT_HEADER] = header_timeout, [HTTP_TIMEOUT_BODY] = body_timeout,
-        [HTTP_TIMEOUT_SEND] = send_timeout,     [HTTP_TIMEOUT_IDLE] = idle_timeout,
-        [HTTP_TIMEOUT_LINGER] = linger_timeout, [HTTP_TIMEOUT_SHUTDOWN] = shutdown_timeout,
+        [HTTP_TIMEOUT_HEADER] = header_timeout,     [HTTP_TIMEOUT_BODY] = body_timeout,
+        [HTTP_TIMEOUT_SEND] = send_timeout,         [HTTP_TIMEOUT_IDLE] = idle_timeout,
+        [HTTP_TIMEOUT_APP] = app_timeout,           [HTTP_TIMEOUT_LINGER] = linger_timeout,
+        [HTTP_TIMEOUT_SHUTDOWN] = shutdown_timeout,
     };
     for (int i = 0; i < HTTP_TIMEOUT_COUNT; i++)
         h->on_expire[i] = (struct timer_handler){fns[i], h};

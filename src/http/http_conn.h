@@ -3,7 +3,8 @@
  * timeouts, and graceful shutdown.
  *
  * A connection's life: accept -> reading head (header timeout: the whole head must arrive in
- * time, never extended) -> reading body (body timeout, extended by progress) -> responding (send
+ * time, never extended) -> reading body (body timeout, extended by progress) -> waiting for the
+ * application, when a handler suspended (app timeout; reading paused) -> responding (send
  * timeout, extended by progress; reading paused) -> keep-alive idle (idle timeout; buffers
  * released) -> reading head again when bytes arrive, or close. Pipelined requests are answered
  * in order. Every close goes through conn_close() and is counted by reason.
@@ -29,6 +30,7 @@ enum http_timeout {
     HTTP_TIMEOUT_BODY,
     HTTP_TIMEOUT_SEND,
     HTTP_TIMEOUT_IDLE,
+    HTTP_TIMEOUT_APP,      /* waiting for the application's answer (worker pool work) */
     HTTP_TIMEOUT_LINGER,   /* draining a client's bytes after the last response */
     HTTP_TIMEOUT_SHUTDOWN, /* the loop's graceful-shutdown deadline */
     HTTP_TIMEOUT_COUNT
@@ -61,6 +63,7 @@ enum http_phase {
     PHASE_BODY,   /* reading and discarding a request body (body timeout) */
     PHASE_SEND,   /* writing a response; reading paused (send timeout) */
     PHASE_IDLE,   /* keep-alive, between requests (idle timeout) */
+    PHASE_APP,    /* the handler suspended: its answer comes later (app timeout) */
     PHASE_LINGER, /* done: our side is shut down, the client's bytes are drained */
     PHASE_COUNT
 };
@@ -89,6 +92,7 @@ struct http_loop {
     size_t scratch_len;
     struct http_header *headers; /* the parser's field array */
     struct file_cache *files;
+    struct pool_port *port;    /* the worker pool's port on this loop (set by the owner), or NULL */
     time_t refused_logged_sec; /* the last warning about refused connections */
     uint64_t refused_unlogged; /* refused since then */
 };

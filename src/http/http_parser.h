@@ -96,6 +96,10 @@ struct http_request {
      */
     struct http_str host, if_match, if_unmodified_since, if_none_match, if_modified_since, range,
         if_range, referer, user_agent;
+    /* The body, for a handler that asked for it (http_route.h): set by the state machine once
+     * the whole body is read (chunked framing removed); NULL here. */
+    const char *body;
+    size_t body_len;
 };
 
 /*

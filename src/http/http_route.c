@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <strings.h>
 
 void http_routes_init(struct http_routes *r, http_handler_fn fallback, void *ctx, uint32_t methods)
 {
@@ -38,6 +39,23 @@ int http_routes_add(struct http_routes *r, const char *path, bool prefix, uint32
     }
     r->n++;
     return 0;
+}
+
+void http_routes_set_flags(struct http_routes *r, uint32_t flags)
+{
+    if (r->n)
+        r->routes[r->n - 1].flags = flags;
+}
+
+struct http_str http_request_field(const struct http_request *req, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const struct http_header *h = &req->headers[i];
+        if (h->name.len == len && strncasecmp(h->name.p, name, len) == 0)
+            return h->value;
+    }
+    return (struct http_str){NULL, 0};
 }
 
 struct http_match http_routes_match_slow(const struct http_routes *r, const char *path, size_t len,

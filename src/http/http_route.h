@@ -25,6 +25,7 @@
 
 /* The request being answered, on its connection. Opaque: owned by the state machine. */
 struct http_exchange;
+struct pool_port;
 
 /* Answers req through the response API below: 0, or -errno (the connection is then closed). */
 typedef int (*http_handler_fn)(struct http_exchange *x, const struct http_request *req, void *ctx);
@@ -34,13 +35,17 @@ typedef int (*http_handler_fn)(struct http_exchange *x, const struct http_reques
 #define HTTP_METHODS_READ  (HTTP_METHOD_BIT(HTTP_GET) | HTTP_METHOD_BIT(HTTP_HEAD))
 
 /* The most routes a table holds, besides its catch-all. */
-#define HTTP_ROUTES_MAX 16
+#define HTTP_ROUTES_MAX 32
+
+/* A route's flags. */
+#define HTTP_ROUTE_BODY 1u /* its handler gets the request body (req->body), read whole first */
 
 struct http_route {
     const char *path; /* the route's own copy: starts with '/' */
     size_t len;
     bool prefix;      /* every path that starts with it, not only this one */
     uint32_t methods; /* HTTP_METHOD_BIT()s */
+    uint32_t flags;   /* HTTP_ROUTE_* */
     http_handler_fn handle;
     void *ctx;
 };
@@ -68,6 +73,9 @@ void http_routes_init(struct http_routes *r, http_handler_fn fallback, void *ctx
  */
 int http_routes_add(struct http_routes *r, const char *path, bool prefix, uint32_t methods,
                     http_handler_fn handle, void *ctx);
+
+/* Sets the flags (HTTP_ROUTE_*) of the route last added. */
+void http_routes_set_flags(struct http_routes *r, uint32_t flags);
 
 /* The rest of http_routes_match(), out of line: the gate's memcmp, then the routes. O(routes). */
 struct http_match http_routes_match_slow(const struct http_routes *r, const char *path, size_t len,
@@ -106,6 +114,7 @@ struct http_reply {
     const char *headers;      /* extra fields, each "Name: value\r\n", or NULL */
     const char *body;         /* copied; a HEAD request gets its length, not its bytes */
     size_t body_len;
+    const char *why; /* NULL, or an error-log line's cause (with the client and request line) */
 };
 
 /* Queues r as the response. 0, or -ENOMEM. Costs one copy of the head and body. */
@@ -117,5 +126,42 @@ int http_reply_error(struct http_exchange *x, int status, const char *why);
 
 /* The peer's address (AF_INET or AF_INET6). */
 const struct sockaddr *http_exchange_peer(const struct http_exchange *x);
+
+/* The worker pool's port of the exchange's loop (http_loop.port), where its jobs come back;
+ * NULL when the server has no pool. */
+struct pool_port *http_exchange_port(const struct http_exchange *x);
+
+/* The loop's monotonic clock, in ms (read once per wake-up). */
+uint64_t http_exchange_now(const struct http_exchange *x);
+
+/* The first value of the header field name (case-insensitive) of req; p NULL when absent. */
+struct http_str http_request_field(const struct http_request *req, const char *name);
+
+/*
+ * Deferred answers. A handler whose answer needs blocking work (a database, password hashing)
+ * suspends the exchange, hands the work to the worker pool, and resumes it from the loop when
+ * the work is done. Meanwhile the connection is in its own phase with its own timeout
+ * (--app-timeout: the client then gets 504), reading paused; the request head (and body) stay
+ * in the connection's buffer, so the resumed handler sees the same request.
+ *
+ * The wait is the handler's (embedded in its job): if the connection closes or times out
+ * first, the state machine clears w->conn, and http_resume() then touches nothing.
+ */
+struct http_wait {
+    void *conn; /* the state machine's; NULL once the exchange is over */
+};
+
+/* The answer to x comes later, through http_resume(w). 0, or -errno (nothing was suspended:
+ * answer now). On the loop thread, in the handler. */
+int http_suspend(struct http_exchange *x, struct http_wait *w);
+
+/*
+ * Resumes the exchange w waits for: answer runs as a handler would, on the same request, and
+ * answers through the response API (or suspends again). -ECANCELED when the exchange is over
+ * (the client left, the app timeout answered): nothing is touched. Otherwise 0 (a failure of
+ * answer closes the connection). On the loop thread that owns the connection: in a worker
+ * pool job's done callback.
+ */
+int http_resume(struct http_wait *w, http_handler_fn answer, void *ctx);
 
 #endif
