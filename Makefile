@@ -40,10 +40,11 @@ build-tests: deps-test
 site:
 	@python3 scripts/gen_site.py
 
-# Serves www/ until Ctrl-C (SIGINT) or SIGTERM.
+# Serves www/ until Ctrl-C (SIGINT) or SIGTERM, with the application on (register, log in) over
+# SQLite in $(BUILD)/app.db.
 run: build site
 	@echo "tinyweb: open http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
-	@$(BUILD)/tinyweb --root www --listen $(HOST):$(PORT)
+	@$(BUILD)/tinyweb --root www --listen $(HOST):$(PORT) --db sqlite:$(BUILD)/app.db
 
 # Seed 000's idle-connection echo server rebuilt on the core; deps.sh echo adds nc
 # (netcat-openbsd) to talk to it.

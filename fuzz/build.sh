@@ -40,3 +40,5 @@ build() {
 build fuzz_request src/http/http_parser.c
 build fuzz_path src/http/http_path.c
 build fuzz_cond src/http/http_cond.c
+build fuzz_form src/app/form.c
+build fuzz_cookie src/app/cookie.c

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses and runs each one for SECONDS (default 300), one after the other.
-# Usage: fuzz/run.sh [SECONDS [HARNESS...]]   (HARNESS: request, path, cond; default all three)
+# Usage: fuzz/run.sh [SECONDS [HARNESS...]]   (HARNESS: request, path, cond, form, cookie;
+# default all of them). A harness uses fuzz/<harness>.dict when there is one, else fuzz/http.dict.
 #
 # Each run starts from a fresh copy of fuzz/corpus/<harness>/ in build-fuzz/run/<harness>/, so
 # what it adds never dirties the committed seeds. Runs are polite to a shared 2-core machine:
@@ -12,7 +13,7 @@ root=$(pwd)
 secs=${1:-300}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(request path cond)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(request path cond form cookie)
 
 fuzz/build.sh build-fuzz
 # llvm-14 installs its symbolizer off PATH; without it, crash reports have no file:line.
@@ -27,6 +28,8 @@ for h in "${harnesses[@]}"; do
   bin=$root/build-fuzz/fuzz_$h
   run=$root/build-fuzz/run/$h
   log=$root/build-fuzz/logs/$h.log
+  dict=$root/fuzz/$h.dict
+  [ -f "$dict" ] || dict=$root/fuzz/http.dict
   rm -rf "$run"
   mkdir -p "$run/corpus"
   cp "fuzz/corpus/$h/"* "$run/corpus/"
@@ -34,7 +37,7 @@ for h in "${harnesses[@]}"; do
   # -jobs=1 -workers=1 runs the fuzzer in one child process whose output goes to fuzz-0.log in
   # the working directory; the parent copies it to its own output when the child ends.
   rc=0
-  (cd "$run" && nice -n 19 "$bin" corpus -jobs=1 -workers=1 -dict="$root/fuzz/http.dict" \
+  (cd "$run" && nice -n 19 "$bin" corpus -jobs=1 -workers=1 -dict="$dict" \
     -max_len=8192 -max_total_time="$secs" -timeout=25 -print_final_stats=1 \
     -artifact_prefix="$root/build-fuzz/crashes/$h-") >"$log" 2>&1 || rc=$?
   stats=$(grep -E '^#[0-9]+' "$log" | tail -1 | tr -s ' \t' ' ' || true)

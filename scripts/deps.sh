@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that tinyweb's build, tests and benchmarks need, when missing.
 # Usage: scripts/deps.sh [build|echo|format|test|bench|fuzz]
-#   build:  what building and serving need (make build, make run): compiler, cmake, python3
+#   build:  what building and serving need (make build, make run): compiler, cmake, python3,
+#           pkg-config, libsodium and SQLite (the application: passwords, the database)
 #   echo:   build + nc (netcat-openbsd), to talk to idle_echo (make run-echo)
 #   format: clang-format (make format, make format-check)
 #   test:   build + cmocka (unit tests), curl, clang-format, wrk and valgrind (stress tests),
@@ -14,7 +15,7 @@
 # As root it runs apt-get; otherwise it prints the exact command and exits 1.
 set -euo pipefail
 
-build=(gcc libc6-dev make cmake python3)
+build=(gcc libc6-dev make cmake python3 pkg-config libsodium-dev libsqlite3-dev)
 case "${1:-build}" in
 build) want=("${build[@]}") ;;
 echo) want=("${build[@]}" netcat-openbsd) ;;

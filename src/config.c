@@ -224,6 +224,17 @@ static int set_metrics(struct config *cfg, const char *s, char *why, size_t len)
     return set_url_path(&cfg->metrics, s, false, why, len);
 }
 
+/* --db: a URL of a backend this build has. */
+static int set_db(struct config *cfg, const char *s, char *why, size_t len)
+{
+    if (strncmp(s, "sqlite:", 7) == 0 && s[7] != '\0') {
+        cfg->db = s;
+        return 0;
+    }
+    snprintf(why, len, "expected sqlite:PATH, e.g. sqlite:/var/lib/tinyweb/app.db");
+    return -EINVAL;
+}
+
 /* Loopback only, as nginx's stub_status is usually configured. */
 #define STATUS_ALLOW_DEFAULT "127.0.0.0/8,::1"
 
@@ -254,6 +265,12 @@ static const struct opt_def opts[] = {
     {"log-off", 'c', "0|1", "1: logging off", "0", K_FLAG, 0, FIELD(log_off), 0, 1, NULL, NULL},
     {"log-async", 'l', "0|1", "log writes: 0 synchronous, 1 from a background thread", "0", K_FLAG,
      0, FIELD(log_async), 0, 1, NULL, NULL},
+    {"db-connections", 's', "N", "the application's connections to its database (--db)", "8",
+     K_UINT, 0, FIELD(db_connections), 1, 256, NULL, "expected 1 to 256 connections"},
+    {"actor-model", 'a', "0|1",
+     "where application requests run: 0, on the loops, with only blocking work (the database, "
+     "password hashing) on the worker pool; 1, all of them on the worker pool",
+     "0", K_FLAG, 0, FIELD(app_on_workers), 0, 1, NULL, NULL},
 
     {"config", 'f', "FILE",
      "read settings from FILE (one \"name value\" a line, # comments); "
@@ -329,6 +346,31 @@ static const struct opt_def opts[] = {
      STATUS_ALLOW_DEFAULT, K_CUSTOM, F_RELOAD, FIELD(status_allow), 0, 0, set_status_allow, NULL},
     {"metrics", 0, "PATH", "serve the Prometheus text at PATH instead of --status PATH/metrics",
      NULL, K_CUSTOM, F_RELOAD, FIELD(metrics), 0, 0, set_metrics, NULL},
+    {"db", 0, "URL",
+     "turn the application on (register, log in, sessions) with this database: sqlite:PATH "
+     "(created on first start); off by default",
+     NULL, K_CUSTOM, 0, FIELD(db), 0, 0, set_db, NULL},
+    {"workers", 0, "N",
+     "worker pool threads for blocking work: password hashing, the database (default: online "
+     "CPUs)",
+     NULL, K_UINT, 0, FIELD(workers), 1, 256, NULL, "expected 1 to 256 threads"},
+    {"worker-queue", 0, "N", "jobs waiting for a worker, at most; beyond it: 503", "1024", K_UINT,
+     0, FIELD(worker_queue), 1, 1000000, NULL, "expected 1 to 1000000 jobs"},
+    {"app-timeout", 0, "DURATION", "longest wait for the application's answer (then: 504)", "30s",
+     K_DURATION, F_RELOAD, FIELD(app_timeout_ms), 1, DAY_MS, NULL, NULL},
+    {"session-ttl", 0, "DURATION", "how long a login lasts", "1d", K_DURATION, F_RELOAD,
+     FIELD(session_ttl_ms), 1000, 366 * (uint64_t)DAY_MS, NULL, NULL},
+    {"templates", 0, "DIR", "the application's page templates (default: ROOT/templates)", NULL,
+     K_STRING, F_RELOAD, FIELD(templates), 0, 0, NULL, NULL},
+    {"pwhash-ops", 0, "N", "Argon2id passes over memory per password hash (libsodium's opslimit)",
+     "2", K_UINT, 0, FIELD(pwhash_ops), 1, 100, NULL, "expected 1 to 100 passes"},
+    {"pwhash-mem", 0, "SIZE",
+     "Argon2id memory per password hash; 8k is the minimum, for test runs under sanitizers", "64m",
+     K_SIZE, 0, FIELD(pwhash_mem), 8192, UINT64_C(4) << 30, NULL, NULL},
+    {"login-throttle", 0, "N",
+     "failed logins, per client address and per user name, before each further one is refused "
+     "(429) for a time that doubles; 0: off",
+     "5", K_UINT, 0, FIELD(login_failures), 0, 1000, NULL, "expected 0 to 1000 failures"},
     {"pid-file", 0, "FILE",
      "the server's process id, written once the port is bound and removed "
      "at exit",
@@ -401,8 +443,9 @@ static int apply(struct config *cfg, const struct opt_def *d, const char *value,
         *noun = "duration";
         if (units_parse_duration_ms(value, &v) != 0 || v < d->min || v > d->max) {
             snprintf(why, len,
-                     d->min ? "expected a duration from 1ms to 24h, e.g. 500ms, 15s, 2m"
-                            : "expected a duration from 0 to 24h, e.g. 0, 500ms, 1s");
+                     d->max > DAY_MS ? "expected a duration from 1s to 366d, e.g. 30m, 12h, 7d"
+                     : d->min        ? "expected a duration from 1ms to 24h, e.g. 500ms, 15s, 2m"
+                                     : "expected a duration from 0 to 24h, e.g. 0, 500ms, 1s");
             return -EINVAL;
         }
         *(uint64_t *)field(cfg, d) = v;
@@ -536,6 +579,14 @@ static void set_defaults(struct config *cfg)
         .file_cache_entries = 1024,
         .file_cache_bytes = 32 * 1024 * 1024,
         .file_cache_valid_ms = 1000,
+        .db_connections = 8,
+        .workers = cpus > 0 ? (uint64_t)cpus : 1,
+        .worker_queue = 1024,
+        .app_timeout_ms = 30000,
+        .session_ttl_ms = DAY_MS,
+        .pwhash_ops = 2,
+        .pwhash_mem = 64 * 1024 * 1024,
+        .login_failures = 5,
     };
     snprintf(cfg->port, sizeof(cfg->port), "9006");
     char why[160];

@@ -59,6 +59,19 @@ struct config {
     const char *metrics;           /* --metrics PATH: Prometheus text; NULL: PATH/metrics */
     struct cidr_list status_allow; /* --status-allow: who may read them */
 
+    /* The application (register, log in, sessions: src/app/): on with --db. */
+    const char *db;          /* --db URL ("sqlite:PATH"), or NULL: no application */
+    uint64_t db_connections; /* -s: connections to the database */
+    bool app_on_workers;     /* -a 1: every application request runs on the worker pool */
+    uint64_t workers;        /* --workers: the worker pool's threads */
+    uint64_t worker_queue;   /* --worker-queue: jobs waiting for a worker, at most */
+    uint64_t app_timeout_ms; /* --app-timeout: longest wait for the application's answer */
+    uint64_t session_ttl_ms; /* --session-ttl */
+    const char *templates;   /* --templates DIR, or NULL: ROOT/templates */
+    uint64_t pwhash_ops;     /* --pwhash-ops: Argon2id passes */
+    uint64_t pwhash_mem;     /* --pwhash-mem: Argon2id memory, bytes */
+    uint64_t login_failures; /* --login-throttle: failed logins before 429s (0: off) */
+
     /* Where it came from, for a reload, and what the parse owns. */
     const char *file; /* -f, or NULL */
     bool test_only;   /* -T: check and exit */

@@ -20,9 +20,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "app/app.h"
 #include "core/clock.h"
 #include "core/defs.h"
 #include "core/notify.h"
+#include "core/pool.h"
 #include "core/sig.h"
 #include "core/stats.h"
 #include "core/tick.h"
@@ -59,7 +61,9 @@ struct worker {
     int nlisteners;
     struct loop_io wake_io;
     int wake_fd;
-    atomic_uint commands; /* WAKE_* bits posted by the main thread */
+    atomic_uint commands;  /* WAKE_* bits posted by the main thread */
+    struct pool_port port; /* the worker pool's completions for this loop (--db) */
+    bool port_open;
     int rc;
 };
 
@@ -96,6 +100,8 @@ struct server {
     _Atomic(const struct generation *) live; /* gen, for the stats registry's readers */
     struct stats *stats;                     /* every loop's counters and the process's */
     counter_t reloads[2];                    /* SIGHUPs that took effect, and that did not */
+    struct pool *pool;                       /* blocking work of the application (--db), or NULL */
+    struct app *app;                         /* --db, or NULL */
     uint64_t started_ns;                     /* CLOCK_MONOTONIC at start, for uptime */
     double started_epoch;                    /* the same moment in Unix time */
 };
@@ -164,11 +170,13 @@ static const struct stat_desc http_stat_descs[] = {
     PHASE(PHASE_BODY, "body"),
     PHASE(PHASE_SEND, "send"),
     PHASE(PHASE_IDLE, "idle"),
+    PHASE(PHASE_APP, "app"),
     PHASE(PHASE_LINGER, "linger"),
     TIMEOUT(HTTP_TIMEOUT_HEADER, "header"),
     TIMEOUT(HTTP_TIMEOUT_BODY, "body"),
     TIMEOUT(HTTP_TIMEOUT_SEND, "send"),
     TIMEOUT(HTTP_TIMEOUT_IDLE, "idle"),
+    TIMEOUT(HTTP_TIMEOUT_APP, "app"),
     TIMEOUT(HTTP_TIMEOUT_LINGER, "linger"),
     TIMEOUT(HTTP_TIMEOUT_SHUTDOWN, "shutdown"),
 };
@@ -337,12 +345,12 @@ static void report(struct server *srv)
             R("1xx"), R("2xx"), R("3xx"), R("4xx"), R("5xx"),
             total(srv, "tinyweb_listener_shed_total", NULL));
     log_msg(srv->error_log, LOG_LEVEL_INFO,
-            "connections: %llu accepted, open: head %llu body %llu send %llu idle %llu linger "
-            "%llu; %llu bytes sent; timeouts: header %llu body %llu send %llu idle %llu linger "
-            "%llu shutdown %llu",
-            total(srv, "tinyweb_connections_accepted_total", NULL), P("head"), P("body"), P("send"),
-            P("idle"), P("linger"), total(srv, "tinyweb_sent_bytes_total", NULL), T("header"),
-            T("body"), T("send"), T("idle"), T("linger"), T("shutdown"));
+            "connections: %llu accepted, open: head %llu body %llu app %llu send %llu idle %llu "
+            "linger %llu; %llu bytes sent; timeouts: header %llu body %llu app %llu send %llu idle "
+            "%llu linger %llu shutdown %llu",
+            total(srv, "tinyweb_connections_accepted_total", NULL), P("head"), P("body"), P("app"),
+            P("send"), P("idle"), P("linger"), total(srv, "tinyweb_sent_bytes_total", NULL),
+            T("header"), T("body"), T("app"), T("send"), T("idle"), T("linger"), T("shutdown"));
     log_msg(srv->error_log, LOG_LEVEL_INFO,
             "file cache: %llu hits %llu misses %llu checks %llu stale %llu evicted; %llu files, "
             "%llu bytes",
@@ -375,6 +383,82 @@ static int status_setup(struct server *srv, struct generation *g, char *err, siz
         return -1;
     }
     return 0;
+}
+
+/* How much the worker pool's threads lower their priority: password hashing yields the cores
+ * to the loops (docs/PERFORMANCE.md). */
+#define POOL_NICE 10
+
+/* The application's templates: --templates, or ROOT/templates. */
+static void templates_dir(const struct config *cfg, char *out, size_t len)
+{
+    if (cfg->templates)
+        snprintf(out, len, "%s", cfg->templates);
+    else
+        snprintf(out, len, "%s/templates", cfg->root);
+}
+
+/*
+ * The application's routes in g's table (--db). The application itself is made once, at start
+ * (app_start); a reload reads its templates again first. The default templates are beneath the
+ * root: their raw text is not served.
+ */
+static int app_setup(struct server *srv, struct generation *g, bool reload, char *err,
+                     size_t errlen)
+{
+    const struct config *cfg = &g->cfg;
+    if (!srv->app)
+        return 0;
+    char dir[4096];
+    templates_dir(cfg, dir, sizeof(dir));
+    if (reload && app_reload(srv->app, dir, cfg->session_ttl_ms, err, errlen) != 0)
+        return -1;
+    if (app_routes(srv->app, &g->routes, cfg->templates ? NULL : "/templates/") != 0) {
+        snprintf(err, errlen, "the application's routes do not fit the route table");
+        return -1;
+    }
+    return 0;
+}
+
+/* --db: the worker pool, the application, and each loop's port for the pool's completions. */
+static int app_start(struct server *srv, char *err, size_t errlen)
+{
+    const struct config *cfg = srv->cfg;
+    if (!cfg->db)
+        return 0;
+    srv->pool = pool_new((unsigned)cfg->workers, (size_t)cfg->worker_queue, POOL_NICE, err, errlen);
+    if (!srv->pool)
+        return -1;
+    char dir[4096];
+    templates_dir(cfg, dir, sizeof(dir));
+    struct app_options o = {
+        .db_url = cfg->db,
+        .db_connections = (unsigned)cfg->db_connections,
+        .on_workers = cfg->app_on_workers,
+        .pwhash_ops = cfg->pwhash_ops,
+        .pwhash_mem = (size_t)cfg->pwhash_mem,
+        .login_failures = (unsigned)cfg->login_failures,
+        .session_ttl_ms = cfg->session_ttl_ms,
+        .templates = dir,
+    };
+    srv->app = app_new(&o, srv->pool, err, errlen);
+    if (!srv->app)
+        return -1;
+    if (app_register_stats(srv->app, srv->stats) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < srv->nworkers; i++) {
+        struct worker *w = &srv->workers[i];
+        int rc = pool_port_init(&w->port, w->loop);
+        if (rc != 0) {
+            snprintf(err, errlen, "worker pool: %s", strerror(-rc));
+            return -1;
+        }
+        w->port_open = true;
+        w->http.port = &w->port;
+    }
+    return app_setup(srv, srv->gen, false, err, errlen);
 }
 
 static void reload(struct server *srv);
@@ -493,6 +577,10 @@ static void worker_close(struct worker *w)
         listener_close(&w->listeners[i]);
     if (w->http.scratch)
         http_loop_free(&w->http);
+    /* The pool stopped first: every job of this loop comes back, finds its connection gone,
+     * and is freed. */
+    if (w->port_open)
+        pool_port_close(&w->port);
     if (w->wake_fd >= 0) {
         loop_del(w->loop, &w->wake_io);
         close(w->wake_fd);
@@ -756,6 +844,7 @@ static void settings_init(struct generation *g)
     s->timeouts_ms[HTTP_TIMEOUT_BODY] = cfg->body_timeout_ms;
     s->timeouts_ms[HTTP_TIMEOUT_SEND] = cfg->send_timeout_ms;
     s->timeouts_ms[HTTP_TIMEOUT_IDLE] = cfg->idle_timeout_ms;
+    s->timeouts_ms[HTTP_TIMEOUT_APP] = cfg->app_timeout_ms;
     s->timeouts_ms[HTTP_TIMEOUT_LINGER] = LINGER_TIMEOUT_MS;
     s->timeouts_ms[HTTP_TIMEOUT_SHUTDOWN] = cfg->shutdown_timeout_ms;
     s->access_log = g->access_log;
@@ -849,7 +938,8 @@ static void reload(struct server *srv)
     } else if (!g) {
         log_lines(srv->error_log, "reload failed, the running configuration stays: ",
                   errors && *errors ? errors : "out of memory\n");
-    } else if (status_setup(srv, g, fixed, sizeof(fixed)) != 0) {
+    } else if (status_setup(srv, g, fixed, sizeof(fixed)) != 0 ||
+               app_setup(srv, g, true, fixed, sizeof(fixed)) != 0) {
         log_msg(srv->error_log, LOG_LEVEL_ERROR, "reload failed: %s", fixed);
         generation_free(g, cur);
         g = NULL;
@@ -1040,11 +1130,20 @@ int server_main(int argc, char **argv)
     if (!cfg->user && geteuid() == 0)
         log_msg(srv.error_log, LOG_LEVEL_WARN,
                 "running as root: consider --user NAME to drop privileges after binding");
+    /* After --user: the database's files belong to the account that serves. */
+    if (app_start(&srv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tinyweb: %s\n", err);
+        goto out_pid;
+    }
     char addrs[1024];
     format_addresses(cfg, ports, addrs, sizeof(addrs));
     fprintf(stderr, "tinyweb: listening on %s (root %s, %d loop%s, timer %s, tick %s)\n", addrs,
             cfg->root, srv.nworkers, srv.nworkers > 1 ? "s" : "", timer_kind_name(cfg->timer),
             tick_kind_name(cfg->tick));
+    if (srv.app)
+        fprintf(stderr, "tinyweb: application on: database %s, %llu worker%s, -a %d\n", cfg->db,
+                (unsigned long long)cfg->workers, cfg->workers > 1 ? "s" : "",
+                cfg->app_on_workers ? 1 : 0);
     notify_ready(addrs);
     rc = run_loops(&srv);
     if (rc != 0)
@@ -1058,9 +1157,14 @@ out_pid:
         log_msg(srv.error_log, LOG_LEVEL_WARN, "cannot remove the pid file %s: %s",
                 srv.gen->cfg.pid_file, strerror(errno));
 out:
+    /* Jobs still waiting are not run (their connections are closed below); running ones end. */
+    if (srv.pool)
+        pool_stop(srv.pool);
     for (int i = 0; srv.workers && i < srv.nworkers; i++)
         worker_close(&srv.workers[i]);
     free(srv.workers);
+    pool_free(srv.pool);
+    app_free(srv.app);
     while (srv.retired) {
         struct generation *r = srv.retired;
         srv.retired = r->retired_next;

@@ -28,8 +28,8 @@ installs them). Selenium is Debian's python3-selenium: run this with /usr/bin/py
 N skipped"; the exit status is 1 when anything failed, 77 (ctest's SKIP_RETURN_CODE) when
 every test was skipped, else 0. About 12 s in all (15-17 s beside another run on 2 cores).
 
-test_back_after_logout (Back after the logout must not show the welcome page again) fails
-today and runs only when named: see KNOWN_FAILING.
+test_back_after_logout: Back after the logout must not show the welcome page again (the pages
+behind the login load /app.js, which reloads a page restored from the back/forward cache).
 """
 
 import argparse
@@ -545,8 +545,8 @@ def test_tinywebserver_routes(ctx):
 
 def test_back_after_logout(ctx):
     """Back, after logging out: the browser must not show the welcome page again from its
-    back/forward cache (Cache-Control: no-store does not keep Chromium from restoring it).
-    Not in the default run while it fails: see KNOWN_FAILING."""
+    back/forward cache (Cache-Control: no-store does not keep Chromium from restoring it: the
+    pages' /app.js reloads a restored page, and the server answers 303 to /login)."""
     b = ctx.browser()  # first: a missing browser skips before anything starts
     s = ctx.server()
     b.origin = s.origin
@@ -565,11 +565,9 @@ def test_back_after_logout(ctx):
     s.stop_checked()
 
 
-TESTS = [test_clean_routes, test_tinywebserver_routes]
-# Tests that fail for a known reason and run only when named (--only): the welcome page
-# restored from Chromium's back/forward cache after the logout (the templates need a pageshow
-# handler that reloads a persisted page).
-KNOWN_FAILING = [test_back_after_logout]
+TESTS = [test_clean_routes, test_tinywebserver_routes, test_back_after_logout]
+# Tests that fail for a known reason and run only when named (--only).
+KNOWN_FAILING = []
 
 
 class Context:
