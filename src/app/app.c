@@ -309,7 +309,7 @@ static int do_page(struct app_job *j, bool may_block)
             return NEEDS_POOL;
         int rc = db_session_find(app->db, j->token_hash, now, &s);
         if (rc == DB_NOTFOUND) {
-            session_cache_drop(app->sessions, j->token_hash);
+            session_cache_drop(app->sessions, j->token_hash, j->now_ms);
             clear_session_cookie(j);
             answer_redirect(j, "/login");
             return 0;
@@ -634,7 +634,7 @@ static int handle(struct http_exchange *x, const struct http_request *req, void 
     }
     if (j->act == ACT_LOGOUT && j->has_token) {
         /* At once, for every loop of the process; the database follows on a worker. */
-        session_cache_drop(app->sessions, j->token_hash);
+        session_cache_drop(app->sessions, j->token_hash, j->now_ms);
     }
     if (!app->on_workers && compute(j, false) == 0)
         return answer_now(x, j);

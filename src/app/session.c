@@ -17,7 +17,8 @@
 struct entry {
     uint8_t key[32];
     bool used;
-    uint64_t checked_ms; /* when the database last vouched for it */
+    bool revoked;        /* dropped: a tombstone until checked_ms + SESSION_TRUST_MS */
+    uint64_t checked_ms; /* when the database last vouched for it, or when it was dropped */
     struct db_session s;
 };
 
@@ -70,13 +71,32 @@ static struct entry *find(struct entry *b, const uint8_t key[32])
     return NULL;
 }
 
+/* The entry for key: its own, a free one, or the one of its bucket checked longest ago. */
+static struct entry *slot(struct session_cache *c, const uint8_t key[32])
+{
+    struct entry *b = bucket(c, key);
+    struct entry *e = find(b, key);
+    for (int i = 0; !e && i < SESSION_WAYS; i++)
+        if (!b[i].used)
+            e = &b[i];
+    if (!e) {
+        e = &b[0];
+        for (int i = 1; i < SESSION_WAYS; i++)
+            if (b[i].checked_ms < e->checked_ms)
+                e = &b[i];
+    }
+    memcpy(e->key, key, 32);
+    e->used = true;
+    return e;
+}
+
 int session_cache_get(struct session_cache *c, const uint8_t token_hash[32], uint64_t now_ms,
                       int64_t now_unix, struct db_session *out)
 {
     int rc = -1;
     pthread_mutex_lock(&c->mu);
     struct entry *e = find(bucket(c, token_hash), token_hash);
-    if (e && now_ms - e->checked_ms < SESSION_TRUST_MS && now_unix < e->s.expires) {
+    if (e && !e->revoked && now_ms - e->checked_ms < SESSION_TRUST_MS && now_unix < e->s.expires) {
         *out = e->s;
         rc = 0;
     }
@@ -88,29 +108,23 @@ void session_cache_put(struct session_cache *c, const uint8_t token_hash[32],
                        const struct db_session *s, uint64_t now_ms)
 {
     pthread_mutex_lock(&c->mu);
-    struct entry *b = bucket(c, token_hash);
-    struct entry *e = find(b, token_hash);
-    for (int i = 0; !e && i < SESSION_WAYS; i++)
-        if (!b[i].used)
-            e = &b[i];
-    if (!e) {
-        e = &b[0];
-        for (int i = 1; i < SESSION_WAYS; i++)
-            if (b[i].checked_ms < e->checked_ms)
-                e = &b[i];
+    struct entry *e = find(bucket(c, token_hash), token_hash);
+    /* now_ms is when the request came: it may precede the drop (another loop's clock). */
+    if (!e || !e->revoked || now_ms >= e->checked_ms + SESSION_TRUST_MS) {
+        e = slot(c, token_hash);
+        e->revoked = false;
+        e->checked_ms = now_ms;
+        e->s = *s;
     }
-    memcpy(e->key, token_hash, 32);
-    e->used = true;
-    e->checked_ms = now_ms;
-    e->s = *s;
     pthread_mutex_unlock(&c->mu);
 }
 
-void session_cache_drop(struct session_cache *c, const uint8_t token_hash[32])
+void session_cache_drop(struct session_cache *c, const uint8_t token_hash[32], uint64_t now_ms)
 {
     pthread_mutex_lock(&c->mu);
-    struct entry *e = find(bucket(c, token_hash), token_hash);
-    if (e)
-        memset(e, 0, sizeof(*e));
+    struct entry *e = slot(c, token_hash);
+    e->revoked = true;
+    e->checked_ms = now_ms;
+    memset(&e->s, 0, sizeof(e->s));
     pthread_mutex_unlock(&c->mu);
 }

@@ -38,7 +38,11 @@ int session_cache_get(struct session_cache *c, const uint8_t token_hash[32], uin
 void session_cache_put(struct session_cache *c, const uint8_t token_hash[32],
                        const struct db_session *s, uint64_t now_ms);
 
-/* Forgets token_hash (a logout, or a session the database no longer has). O(1). */
-void session_cache_drop(struct session_cache *c, const uint8_t token_hash[32]);
+/*
+ * Forgets token_hash (a logout, or a session the database no longer has), and for
+ * SESSION_TRUST_MS from now_ms refuses to take it back: a request that read the session from
+ * the database just before a logout deleted it cannot put it back in the cache after. O(1).
+ */
+void session_cache_drop(struct session_cache *c, const uint8_t token_hash[32], uint64_t now_ms);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * Unit tests for the session cache (src/app/session.c): a hit returns what was put, a session
- * is trusted only SESSION_TRUST_MS and only until it expires, a drop is at once, a full bucket
+ * is trusted only SESSION_TRUST_MS and only until it expires, a drop is at once and keeps a
+ * lookup that raced it from putting the session back, a full bucket
  * gives up its entry checked longest ago, and the loops and workers may share it (threads).
  */
 #include "app/session.h"
@@ -54,9 +55,21 @@ static void test_hit_trust_expiry_drop(void **state)
     /* A put refreshes the trust; a drop is at once. */
     session_cache_put(c, k, &s, 100 + SESSION_TRUST_MS);
     assert_int_equal(session_cache_get(c, k, 100 + SESSION_TRUST_MS, 10, &out), 0);
-    session_cache_drop(c, k);
-    assert_int_equal(session_cache_get(c, k, 100 + SESSION_TRUST_MS, 10, &out), -1);
-    session_cache_drop(c, other); /* absent: nothing */
+    uint64_t t = 100 + SESSION_TRUST_MS;
+    session_cache_drop(c, k, t);
+    assert_int_equal(session_cache_get(c, k, t, 10, &out), -1);
+    /* A lookup that read the database before the drop cannot put it back for a while... */
+    session_cache_put(c, k, &s, t - 1); /* a request that came just before the drop */
+    assert_int_equal(session_cache_get(c, k, t + 1, 10, &out), -1);
+    session_cache_put(c, k, &s, t + 1);
+    assert_int_equal(session_cache_get(c, k, t + 1, 10, &out), -1);
+    session_cache_put(c, k, &s, t + SESSION_TRUST_MS - 1);
+    assert_int_equal(session_cache_get(c, k, t + SESSION_TRUST_MS - 1, 10, &out), -1);
+    /* ... then it may (the database is the truth again). */
+    session_cache_put(c, k, &s, t + SESSION_TRUST_MS);
+    assert_int_equal(session_cache_get(c, k, t + SESSION_TRUST_MS, 10, &out), 0);
+    session_cache_drop(c, other, t); /* absent: a tombstone all the same */
+    assert_int_equal(session_cache_get(c, other, t, 10, &out), -1);
     session_cache_free(c);
 }
 
@@ -100,7 +113,7 @@ static void *hammer(void *arg)
             out.user_id != (int64_t)(sh->base + round % 512))
             return (void *)1; /* another key's entry: a torn or mixed-up slot */
         if (round % 7 == 0)
-            session_cache_drop(sh->c, k);
+            session_cache_drop(sh->c, k, round);
     }
     return NULL;
 }
