@@ -366,24 +366,26 @@ static int compute(struct app_job *j, bool may_block)
     return 0;
 }
 
-/* Renders j's page into out (cap bytes). The length, or 0. */
-static size_t render(const struct app_job *j, char *out, size_t cap)
+/* The values j's page shows. */
+static struct page_vars vars_of(const struct app_job *j)
 {
-    struct page_vars v = {
+    return (struct page_vars){
         .user = j->name[0] ? j->name : j->user,
         .message = j->message ? j->message : "",
         .title = j->title ? j->title : "",
     };
+}
+
+/* Renders j's page into out (cap bytes). The length, or 0. */
+static size_t render(const struct app_job *j, char *out, size_t cap)
+{
+    struct page_vars v = vars_of(j);
     return page_render(j->pages, j->show, &v, out, cap);
 }
 
 static size_t render_bound(const struct app_job *j)
 {
-    struct page_vars v = {
-        .user = j->name[0] ? j->name : j->user,
-        .message = j->message ? j->message : "",
-        .title = j->title ? j->title : "",
-    };
+    struct page_vars v = vars_of(j);
     return page_render_bound(j->pages, j->show, &v);
 }
 

@@ -554,18 +554,12 @@ static bool wants_body(const struct http_loop *h, const struct http_request *req
     return m.route && (m.route->flags & HTTP_ROUTE_BODY);
 }
 
-/* The body of req is read whole and kept after its head, for its handler. A client that waits
- * for "100 Continue" is told to go on (best effort: on a fresh socket the 25 bytes fit; if they
- * do not, the client sends after its own wait, RFC 9110 §10.1.1). */
-static enum step start_collect(struct http_conn *hc, const struct http_request *req)
+/* Reads req's body next: kept after the head for its handler (collect), or discarded as it
+ * arrives so that the connection stays in sync for the next request. */
+static enum step start_body(struct http_conn *hc, const struct http_request *req, bool collect)
 {
-    if (req->expect_continue && !conn_pending(&hc->conn)) {
-        static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        ssize_t n = send(hc->conn.io.fd, go_on, sizeof(go_on) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-        (void)n;
-    }
     set_phase(hc, PHASE_BODY);
-    hc->collect = true;
+    hc->collect = collect;
     hc->chunked = req->chunked;
     hc->body_left = req->chunked ? 0 : req->content_length;
     hc->body_seen = 0;
@@ -598,25 +592,24 @@ static enum step on_head(struct http_conn *hc)
     }
     if (req.has_content_length && req.content_length > h->settings->max_body_bytes)
         return reject(hc, &req, 413);
-    if (wants_body(h, &req))
-        return start_collect(hc, &req);
+    if (wants_body(h, &req)) {
+        /* A client that waits for "100 Continue" is told to go on (best effort: on a fresh
+         * socket the 25 bytes fit; if not, it sends after its own wait, RFC 9110 §10.1.1). */
+        if (req.expect_continue && !conn_pending(&hc->conn)) {
+            static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            ssize_t n = send(hc->conn.io.fd, go_on, sizeof(go_on) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)n;
+        }
+        return start_body(hc, &req, true);
+    }
     if (req.expect_continue) {
         /* The client waits before sending the body; nothing here needs it, so answer now
          * without reading it (RFC 9110 §10.1.1) and close. */
         close_after_response(hc);
         return responded(hc, respond(hc, &req));
     }
-    /* Keep the head in place (the answer is built from it once the body is read) and discard
-     * the body as it arrives, so the connection stays in sync for the next request. */
-    set_phase(hc, PHASE_BODY);
-    hc->collect = false;
-    hc->chunked = req.chunked;
-    hc->body_left = req.chunked ? 0 : req.content_length;
-    hc->body_seen = 0;
-    if (req.chunked)
-        http_chunked_init(&hc->chunk);
-    conn_arm(&hc->conn, HTTP_TIMEOUT_BODY);
-    return STEP_NEXT;
+    /* The head stays in place: the answer is built from it once the body is read. */
+    return start_body(hc, &req, false);
 }
 
 /* The request whose body was read: answered, with its body when collected. */
