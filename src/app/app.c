@@ -39,6 +39,9 @@
 #define PASSWORD_MAX 1024
 /* The longest user name, in characters (code points), and in bytes. */
 #define NAME_CHARS_MAX 50
+/* The longest form body: both fields at their longest, every byte percent-encoded, and room
+ * for fields a page adds. A body is held in memory while it arrives: a form needs no more. */
+#define FORM_BODY_MAX 16384
 /* Sessions the process keeps in memory. */
 #define SESSION_CACHE_SIZE 16384
 /* Keys the login throttle tracks: client addresses and user names together. */
@@ -722,7 +725,7 @@ int app_routes(struct app *app, struct http_routes *r, const char *hide)
         if (rc != 0)
             return rc;
         if (rt->methods & POST)
-            http_routes_set_flags(r, HTTP_ROUTE_BODY);
+            http_routes_set_flags(r, HTTP_ROUTE_BODY, FORM_BODY_MAX);
     }
     return 0;
 }

@@ -57,6 +57,7 @@ struct http_conn {
         struct {                /* PHASE_BODY */
             uint64_t body_left; /* Content-Length: bytes still to come */
             uint64_t body_seen; /* body bytes read so far */
+            uint64_t body_max;  /* over it: 413 */
             struct http_chunked chunk;
         };
         struct resp_log resp; /* PHASE_SEND */
@@ -544,21 +545,27 @@ static enum step parse_head(struct http_conn *hc, struct http_request *req, int 
     return STEP_NEXT;
 }
 
-/* Whether the handler of req reads its body (HTTP_ROUTE_BODY). Only requests with a body ask. */
-static bool wants_body(const struct http_loop *h, const struct http_request *req)
+/* The handler of req reads its body (HTTP_ROUTE_BODY): the most it takes (its route's limit
+ * within --max-body-bytes), or 0 when the body is not wanted. Only requests with a body ask. */
+static uint64_t wants_body(const struct http_loop *h, const struct http_request *req)
 {
     const struct http_routes *routes = h->settings->routes;
     if (!routes || req->method == HTTP_OTHER)
-        return false;
+        return 0;
     struct http_match m = http_routes_match(routes, req->path.p, req->path.len, req->method);
-    return m.route && (m.route->flags & HTTP_ROUTE_BODY);
+    if (!m.route || !(m.route->flags & HTTP_ROUTE_BODY))
+        return 0;
+    uint64_t max = h->settings->max_body_bytes;
+    return m.route->max_body && m.route->max_body < max ? m.route->max_body : max;
 }
 
 /* Reads req's body next: kept after the head for its handler (collect), or discarded as it
  * arrives so that the connection stays in sync for the next request. */
-static enum step start_body(struct http_conn *hc, const struct http_request *req, bool collect)
+static enum step start_body(struct http_conn *hc, const struct http_request *req, bool collect,
+                            uint64_t max)
 {
     set_phase(hc, PHASE_BODY);
+    hc->body_max = max;
     hc->collect = collect;
     hc->chunked = req->chunked;
     hc->body_left = req->chunked ? 0 : req->content_length;
@@ -592,7 +599,10 @@ static enum step on_head(struct http_conn *hc)
     }
     if (req.has_content_length && req.content_length > h->settings->max_body_bytes)
         return reject(hc, &req, 413);
-    if (wants_body(h, &req)) {
+    uint64_t keep = wants_body(h, &req);
+    if (keep && req.has_content_length && req.content_length > keep)
+        return reject(hc, &req, 413);
+    if (keep) {
         /* A client that waits for "100 Continue" is told to go on (best effort: on a fresh
          * socket the 25 bytes fit; if not, it sends after its own wait, RFC 9110 §10.1.1). */
         if (req.expect_continue && !conn_pending(&hc->conn)) {
@@ -600,7 +610,7 @@ static enum step on_head(struct http_conn *hc)
             ssize_t n = send(hc->conn.io.fd, go_on, sizeof(go_on) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
             (void)n;
         }
-        return start_body(hc, &req, true);
+        return start_body(hc, &req, true, keep);
     }
     if (req.expect_continue) {
         /* The client waits before sending the body; nothing here needs it, so answer now
@@ -609,7 +619,7 @@ static enum step on_head(struct http_conn *hc)
         return responded(hc, respond(hc, &req));
     }
     /* The head stays in place: the answer is built from it once the body is read. */
-    return start_body(hc, &req, false);
+    return start_body(hc, &req, false, h->settings->max_body_bytes);
 }
 
 /* The request whose body was read: answered, with its body when collected. */
@@ -634,7 +644,6 @@ static enum step body_complete(struct http_conn *hc, size_t body_len)
 /* Keeps the body bytes after the head, chunked framing removed. STEP_WAIT until complete. */
 static enum step collect_body(struct http_conn *hc)
 {
-    struct http_loop *h = loop_of(hc);
     struct buf *in = &hc->conn.in;
     size_t kept = hc->head_len + (size_t)hc->body_seen;
     size_t avail = buf_readable(in) - kept; /* bytes not looked at yet */
@@ -655,7 +664,7 @@ static enum step collect_body(struct http_conn *hc)
     size_t after = rest >= 0 ? (size_t)rest : 0;
     buf_cut(in, kept + len, avail - len - after);
     hc->body_seen += len;
-    if (hc->body_seen + hc->chunk.remaining > h->settings->max_body_bytes)
+    if (hc->body_seen + hc->chunk.remaining > hc->body_max)
         return reject(hc, NULL, 413);
     conn_arm(&hc->conn, HTTP_TIMEOUT_BODY);
     return rest >= 0 ? body_complete(hc, (size_t)hc->body_seen) : STEP_WAIT;
@@ -666,7 +675,6 @@ static enum step on_body(struct http_conn *hc)
 {
     if (hc->collect)
         return collect_body(hc);
-    struct http_loop *h = loop_of(hc);
     struct buf *in = &hc->conn.in;
     size_t avail = buf_readable(in) - hc->head_len;
     if (avail == 0)
@@ -685,7 +693,7 @@ static enum step on_body(struct http_conn *hc)
         hc->body_seen += len;
         /* A chunk announced larger than what is left of the limit is refused at its size line,
          * not once its bytes have arrived. */
-        if (hc->body_seen + hc->chunk.remaining > h->settings->max_body_bytes)
+        if (hc->body_seen + hc->chunk.remaining > hc->body_max)
             return reject(hc, NULL, 413);
         /* The decoded data is dropped; bytes after the body (the next request) move up. */
         size_t after = rest >= 0 ? (size_t)rest : 0;

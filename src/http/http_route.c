@@ -41,10 +41,12 @@ int http_routes_add(struct http_routes *r, const char *path, bool prefix, uint32
     return 0;
 }
 
-void http_routes_set_flags(struct http_routes *r, uint32_t flags)
+void http_routes_set_flags(struct http_routes *r, uint32_t flags, uint64_t max_body)
 {
-    if (r->n)
+    if (r->n) {
         r->routes[r->n - 1].flags = flags;
+        r->routes[r->n - 1].max_body = max_body;
+    }
 }
 
 struct http_str http_request_field(const struct http_request *req, const char *name)

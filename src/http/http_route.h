@@ -43,9 +43,10 @@ typedef int (*http_handler_fn)(struct http_exchange *x, const struct http_reques
 struct http_route {
     const char *path; /* the route's own copy: starts with '/' */
     size_t len;
-    bool prefix;      /* every path that starts with it, not only this one */
-    uint32_t methods; /* HTTP_METHOD_BIT()s */
-    uint32_t flags;   /* HTTP_ROUTE_* */
+    bool prefix;       /* every path that starts with it, not only this one */
+    uint32_t methods;  /* HTTP_METHOD_BIT()s */
+    uint32_t flags;    /* HTTP_ROUTE_* */
+    uint64_t max_body; /* HTTP_ROUTE_BODY: the longest body it takes (0: --max-body-bytes) */
     http_handler_fn handle;
     void *ctx;
 };
@@ -74,8 +75,9 @@ void http_routes_init(struct http_routes *r, http_handler_fn fallback, void *ctx
 int http_routes_add(struct http_routes *r, const char *path, bool prefix, uint32_t methods,
                     http_handler_fn handle, void *ctx);
 
-/* Sets the flags (HTTP_ROUTE_*) of the route last added. */
-void http_routes_set_flags(struct http_routes *r, uint32_t flags);
+/* Sets the flags (HTTP_ROUTE_*) of the route last added, and with HTTP_ROUTE_BODY the longest
+ * body it takes (within --max-body-bytes; 0: that limit): a longer one is answered 413. */
+void http_routes_set_flags(struct http_routes *r, uint32_t flags, uint64_t max_body);
 
 /* The rest of http_routes_match(), out of line: the gate's memcmp, then the routes. O(routes). */
 struct http_match http_routes_match_slow(const struct http_routes *r, const char *path, size_t len,
