@@ -400,8 +400,7 @@ static void templates_dir(const struct config *cfg, char *out, size_t len)
 
 /*
  * The application's routes in g's table (--db). The application itself is made once, at start
- * (app_start); a reload reads its templates again first. The default templates are beneath the
- * root: their raw text is not served.
+ * (app_start); a reload reads its templates again first.
  */
 static int app_setup(struct server *srv, struct generation *g, bool reload, char *err,
                      size_t errlen)
@@ -413,7 +412,7 @@ static int app_setup(struct server *srv, struct generation *g, bool reload, char
     templates_dir(cfg, dir, sizeof(dir));
     if (reload && app_reload(srv->app, dir, cfg->session_ttl_ms, err, errlen) != 0)
         return -1;
-    if (app_routes(srv->app, &g->routes, cfg->templates ? NULL : "/templates/") != 0) {
+    if (app_routes(srv->app, &g->routes) != 0) {
         snprintf(err, errlen, "the application's routes do not fit the route table");
         return -1;
     }
@@ -851,6 +850,8 @@ static void settings_init(struct generation *g)
     s->error_log = g->error_log;
     s->root_path = cfg->root;
     s->log_not_found = cfg->log_not_found;
+    /* The application's default templates are beneath the root: their raw text is not a page. */
+    s->hidden_dir = cfg->db && !cfg->templates ? "templates" : NULL;
     s->generation = g->number;
     /* Static files answer everything; --status adds its routes once the registry exists. */
     http_routes_init(&g->routes, http_static_handler, NULL, HTTP_METHODS_READ);

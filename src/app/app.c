@@ -136,7 +136,7 @@ struct app {
     bool on_workers;
     _Atomic(struct page_set *) pages;
     struct page_sets *retired;
-    _Atomic uint64_t session_ttl_s;
+    _Atomic uint64_t session_ttl_ms;
     _Atomic int64_t purged_unix; /* when expired sessions were last deleted */
     struct route_ctx routes[NROUTES];
 };
@@ -278,9 +278,15 @@ static void do_login(struct app_job *j)
         throttle_forget(app->throttle, ukey, (size_t)n);
     }
     int64_t now = (int64_t)time(NULL);
-    uint64_t ttl_s = atomic_load(&app->session_ttl_s);
+    /* The session ends ttl after now, rounded up to the second the database keeps: it may last
+     * up to a second longer, never shorter (the cookie's Max-Age rounds up too). */
+    uint64_t ttl_ms = atomic_load(&app->session_ttl_ms);
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    uint64_t wall_ms = (uint64_t)wall.tv_sec * 1000 + (uint64_t)wall.tv_nsec / 1000000;
+    uint64_t ttl_s = (ttl_ms + 999) / 1000;
     char token[AUTH_TOKEN_SIZE];
-    struct db_session s = {.user_id = u.id, .expires = now + (int64_t)ttl_s};
+    struct db_session s = {.user_id = u.id, .expires = (int64_t)((wall_ms + ttl_ms + 999) / 1000)};
     snprintf(s.name, sizeof(s.name), "%s", u.name);
     auth_token_new(token);
     auth_token_hash(token, AUTH_TOKEN_LEN, j->token_hash);
@@ -704,21 +710,8 @@ int app_register_stats(struct app *app, struct stats *s)
                           &block, false);
 }
 
-/* The templates' raw text is not a page. */
-static int hidden(struct http_exchange *x, const struct http_request *req, void *ctx)
+int app_routes(struct app *app, struct http_routes *r)
 {
-    (void)req;
-    (void)ctx;
-    return http_reply_error(x, 404, NULL);
-}
-
-int app_routes(struct app *app, struct http_routes *r, const char *hide)
-{
-    if (hide) {
-        int rc = http_routes_add(r, hide, true, HTTP_METHODS_READ | POST, hidden, NULL);
-        if (rc != 0)
-            return rc;
-    }
     for (size_t i = 0; i < NROUTES; i++) {
         const struct app_route *rt = &app_table[i];
         int rc = http_routes_add(r, rt->path, false, rt->methods, handle, &app->routes[i]);
@@ -745,7 +738,7 @@ int app_reload(struct app *app, const char *dir, uint64_t session_ttl_ms, char *
         keep->older = app->retired;
         app->retired = keep;
     }
-    atomic_store(&app->session_ttl_s, session_ttl_ms / 1000);
+    atomic_store(&app->session_ttl_ms, session_ttl_ms);
     return 0;
 }
 
@@ -759,7 +752,7 @@ struct app *app_new(const struct app_options *o, struct pool *pool, char *err, s
     app->pool = pool;
     app->on_workers = o->on_workers;
     app->pw = (struct auth_params){.ops = o->pwhash_ops, .mem = o->pwhash_mem};
-    atomic_store(&app->session_ttl_s, o->session_ttl_ms / 1000);
+    atomic_store(&app->session_ttl_ms, o->session_ttl_ms);
     for (size_t i = 0; i < NROUTES; i++)
         app->routes[i] = (struct route_ctx){app, &app_table[i]};
     struct page_set *ps = page_set_load(o->templates, err, errlen);
@@ -775,7 +768,8 @@ struct app *app_new(const struct app_options *o, struct pool *pool, char *err, s
     app->sessions = session_cache_new(SESSION_CACHE_SIZE);
     if (o->login_failures)
         app->throttle =
-            throttle_new(THROTTLE_KEYS, o->login_failures, THROTTLE_BASE_MS, THROTTLE_MAX_MS);
+            /* The N-th failure sets the first block: the next attempt is refused. */
+            throttle_new(THROTTLE_KEYS, o->login_failures - 1, THROTTLE_BASE_MS, THROTTLE_MAX_MS);
     if (!app->sessions || (o->login_failures && !app->throttle)) {
         snprintf(err, errlen, "out of memory");
         goto fail;

@@ -44,10 +44,8 @@ struct app_options {
  */
 struct app *app_new(const struct app_options *o, struct pool *pool, char *err, size_t errlen);
 
-/* Adds the application's routes to r (the app outlives r), and one that answers 404 for every
- * path under hide (the templates' URL when they are beneath the root; NULL: none). 0, or -E2BIG
- * (table full). */
-int app_routes(struct app *app, struct http_routes *r, const char *hide);
+/* Adds the application's routes to r (the app outlives r). 0, or -E2BIG (table full). */
+int app_routes(struct app *app, struct http_routes *r);
 
 /*
  * A reload: templates from dir (NULL: unchanged) and a new session lifetime. Requests that

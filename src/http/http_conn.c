@@ -308,10 +308,11 @@ static int queue_head(struct http_conn *hc, const struct http_head *head, const 
     return queue_reply(hc, head, NULL, body, body_len);
 }
 
-/* An error page. Errors found while parsing leave the framing in doubt: those close. why, when
- * not NULL, is the error-log line's cause (a 5xx has a default one). */
-static int respond_error(struct http_conn *hc, const struct http_request *req, int status,
-                         bool head_only, const char *allow, const char *why)
+/* An error page, with extra header lines (or NULL). Errors found while parsing leave the
+ * framing in doubt: those close. why, when not NULL, is the error-log line's cause (a 5xx has a
+ * default one). */
+static int respond_error_with(struct http_conn *hc, const struct http_request *req, int status,
+                              bool head_only, const char *allow, const char *why, const char *extra)
 {
     char page[512];
     size_t len = http_error_page(page, sizeof(page), status);
@@ -328,7 +329,13 @@ static int respond_error(struct http_conn *hc, const struct http_request *req, i
         log_failure(hc, LOG_LEVEL_INFO, "client sent an unsupported HTTP version");
     else if (status >= 500)
         log_failure(hc, LOG_LEVEL_ERROR, "%d: %s", status, http_reason(status));
-    return queue_head(hc, &head, page, head_only ? 0 : len);
+    return queue_reply(hc, &head, extra, page, head_only ? 0 : len);
+}
+
+static int respond_error(struct http_conn *hc, const struct http_request *req, int status,
+                         bool head_only, const char *allow, const char *why)
+{
+    return respond_error_with(hc, req, status, head_only, allow, why, NULL);
 }
 
 /* GET or HEAD of a static file. */
@@ -336,7 +343,8 @@ static int respond_static(struct http_conn *hc, const struct http_request *req)
 {
     struct http_loop *h = loop_of(hc);
     struct http_static res;
-    http_static_resolve(h->files, loop_now(h->loop), req, h->scratch, h->scratch_len, &res);
+    http_static_resolve(h->files, loop_now(h->loop), req, h->settings->hidden_dir, h->scratch,
+                        h->scratch_len, &res);
     bool head_only = req->method == HTTP_HEAD;
     bool file_body = res.file && res.status != 304 && !head_only && res.length > 0;
     /* A file not held in memory keeps its fd (counted by the cache) while it is sent: past the
@@ -955,8 +963,10 @@ static void app_timeout(struct timer_node *node, int cls, void *loop)
     if (parse_head(hc, &req, &head_len) != STEP_NEXT || head_len < 0)
         return;
     set_phase(hc, PHASE_HEAD);
-    int rc = respond_error(hc, &req, 504, req.method == HTTP_HEAD, NULL,
-                           "the application did not answer within --app-timeout");
+    /* An application's answer, as the late one would have been: not to be stored. */
+    int rc = respond_error_with(hc, &req, 504, req.method == HTTP_HEAD, NULL,
+                                "the application did not answer within --app-timeout",
+                                "Cache-Control: no-store\r\n");
     if (responded(hc, rc) != STEP_CLOSED)
         process(hc);
 }

@@ -53,6 +53,7 @@ struct http_settings {
     struct log *access_log; /* NULL: off */
     struct log *error_log;  /* NULL: off */
     const char *root_path;  /* --root as given, for error-log lines */
+    const char *hidden_dir; /* beneath the root, not served (the templates); NULL: none */
     bool log_not_found;     /* --log-not-found: 404s in the error log too */
     unsigned generation;    /* counts reloads: 1 at start */
 };

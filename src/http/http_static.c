@@ -121,8 +121,16 @@ static void select_representation(const struct http_request *req, struct http_st
     }
 }
 
+/* Whether the decoded path is the hidden directory or beneath it. */
+static bool is_hidden(const char *hidden, const char *path, size_t len)
+{
+    size_t n = strlen(hidden);
+    return len >= n && memcmp(path, hidden, n) == 0 && (len == n || path[n] == '/');
+}
+
 void http_static_resolve(struct file_cache *files, uint64_t now_ms, const struct http_request *req,
-                         char *scratch, size_t scratch_len, struct http_static *res)
+                         const char *hidden, char *scratch, size_t scratch_len,
+                         struct http_static *res)
 {
     memset(res, 0, sizeof(*res));
     /* The decoded path takes the first half of scratch; a redirect is built in the second. */
@@ -136,6 +144,11 @@ void http_static_resolve(struct file_cache *files, uint64_t now_ms, const struct
     }
     scratch[len] = '\0';
     res->path = scratch;
+    if (hidden && is_hidden(hidden, scratch, (size_t)len)) {
+        res->err = ENOENT;
+        fail(res, 404);
+        return;
+    }
     int rc = file_cache_open(files, scratch, (size_t)len, dir_form, now_ms, &res->file);
     if (rc == -EISDIR) {
         redirect_to_dir(req, scratch, (size_t)len, scratch + half, scratch_len - half, res);

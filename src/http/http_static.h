@@ -29,13 +29,16 @@ struct http_static {
 };
 
 /*
- * Resolves req through the file cache into res. scratch holds the decoded path in its first half
- * and a redirect target in its second: at least 8 * max URI bytes + 64, as percent-encoding can
- * make the target three times the path, plus the query. Always fills res->status; res->file,
- * when set, is a reference the caller gives back with file_entry_release(). A cached file costs
- * no syscall.
+ * Resolves req through the file cache into res. hidden, when not NULL, is a directory beneath
+ * the root (decoded, relative: "templates") whose files are not served: 404 for it and for
+ * everything under it, whatever spelling of the path the client used. scratch holds the decoded
+ * path in its first half and a redirect target in its second: at least 8 * max URI bytes + 64, as
+ * percent-encoding can make the target three times the path, plus the query. Always fills
+ * res->status; res->file, when set, is a reference the caller gives back with file_entry_release().
+ * A cached file costs no syscall.
  */
 void http_static_resolve(struct file_cache *files, uint64_t now_ms, const struct http_request *req,
-                         char *scratch, size_t scratch_len, struct http_static *res);
+                         const char *hidden, char *scratch, size_t scratch_len,
+                         struct http_static *res);
 
 #endif
