@@ -137,7 +137,9 @@ struct app {
     _Atomic(struct page_set *) pages;
     struct page_sets *retired;
     _Atomic uint64_t session_ttl_ms;
-    _Atomic int64_t purged_unix; /* when expired sessions were last deleted */
+    _Atomic int64_t purged_unix;    /* when expired sessions were last deleted */
+    _Atomic uint64_t shed_unlogged; /* 503s for a full queue since the last line about them */
+    _Atomic int64_t shed_logged;    /* the second of that line */
     struct route_ctx routes[NROUTES];
 };
 
@@ -163,8 +165,10 @@ struct app_job {
     enum page_id show; /* the page to render, when no location */
     const char *title; /* {{title}}, {{message}}: static text */
     const char *message;
-    const char *location;       /* a 303's target */
-    const char *why;            /* an error-log line */
+    const char *location; /* a 303's target */
+    const char *why;      /* an error-log line */
+    bool shed;            /* why is load shedding, as designed: a warning */
+    char why_text[160];
     unsigned retry_after;       /* s; 0: none */
     char name[DB_NAME_MAX + 1]; /* {{user}} */
     char cookie[160];           /* a Set-Cookie value, or "" */
@@ -248,9 +252,19 @@ static void purge_sessions(struct app *app, int64_t now)
     db_session_purge(app->db, now);
 }
 
+static uint64_t throttled(struct app_job *j);
+static void answer_throttled(struct app_job *j, uint64_t wait);
+
 static void do_login(struct app_job *j)
 {
     struct app *app = j->app;
+    /* Again, now that the failures of the attempts queued before this one are counted: a burst
+     * of attempts that all passed the loop's check gets at most one per worker past the limit. */
+    uint64_t wait = throttled(j);
+    if (wait) {
+        answer_throttled(j, wait);
+        return;
+    }
     struct db_user u;
     int rc = db_user_find(app->db, j->user, &u);
     if (rc != 0 && rc != DB_NOTFOUND) {
@@ -413,6 +427,7 @@ static int send_answer(struct http_exchange *x, struct app_job *j)
         .status = j->status,
         .headers = headers,
         .why = j->why,
+        .shed = j->shed,
     };
     if (j->location)
         return http_reply_send(x, &r);
@@ -506,23 +521,93 @@ static bool cross_site(const struct http_request *req)
     return a.len == 0 || a.len != req->host.len || strncasecmp(a.p, req->host.p, a.len) != 0;
 }
 
-/* Characters (code points) of valid UTF-8. */
-static size_t utf8_chars(const char *p, size_t len)
+/* The code point at p (valid UTF-8, as the form decoder checked), and its length in *n. */
+static uint32_t utf8_next(const unsigned char *p, size_t *n)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        n += ((unsigned char)p[i] & 0xc0) != 0x80;
-    return n;
+    if (p[0] < 0x80) {
+        *n = 1;
+        return p[0];
+    }
+    if (p[0] < 0xe0) {
+        *n = 2;
+        return (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f);
+    }
+    if (p[0] < 0xf0) {
+        *n = 3;
+        return (uint32_t)(p[0] & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+    }
+    *n = 4;
+    return (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 |
+           (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
+}
+
+/* Blanks: a name neither starts nor ends with one. */
+static bool is_blank(uint32_t c)
+{
+    return c == ' ' || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x202f ||
+           c == 0x205f || c == 0x3000;
+}
+
+/* Characters that do not show, or change how what follows shows: controls (C0, DEL, C1),
+ * format and bidirectional controls, line separators, tags, noncharacters. A name holding one
+ * could pass for another ("alice" and "alice" with a zero-width space). */
+static bool is_invisible(uint32_t c)
+{
+    return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0xad || c == 0x34f || c == 0x61c ||
+           c == 0x115f || c == 0x1160 || c == 0x180e || (c >= 0x200b && c <= 0x200f) ||
+           (c >= 0x2028 && c <= 0x202e) || (c >= 0x2060 && c <= 0x206f) || c == 0x3164 ||
+           (c >= 0xfdd0 && c <= 0xfdef) || c == 0xfeff || c == 0xffa0 ||
+           (c >= 0xfff0 && c <= 0xfffb) || (c & 0xfffe) == 0xfffe || (c >= 0xe0000 && c <= 0xe0fff);
+}
+
+/* A user name: printable UTF-8, without blanks at either end. Its length in characters in
+ * *chars. */
+static bool name_ok(const char *name, size_t len, size_t *chars)
+{
+    const unsigned char *p = (const unsigned char *)name, *end = p + len;
+    uint32_t c = 0;
+    *chars = 0;
+    for (size_t n; p < end; p += n) {
+        c = utf8_next(p, &n);
+        if (is_invisible(c) || (*chars == 0 && is_blank(c)))
+            return false;
+        (*chars)++;
+    }
+    return !is_blank(c);
+}
+
+/*
+ * The session cookie among every Cookie line of req: 1 (in *v), 0 when there is none, -1 when
+ * there are two or more. Two are not a choice to make: a cookie set for this host by a sibling
+ * domain (cookie tossing) could come first, so the request counts as having no session.
+ */
+static int session_cookie(const struct http_request *req, const char **v, size_t *vlen)
+{
+    int found = 0;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const struct http_header *h = &req->headers[i];
+        if (h->name.len != 6 || strncasecmp(h->name.p, "Cookie", 6) != 0)
+            continue;
+        const char *p = h->value.p, *end = h->value.p + h->value.len, *val;
+        size_t len;
+        while (p < end && cookie_find(p, (size_t)(end - p), COOKIE_NAME, &val, &len) == 1) {
+            if (found++)
+                return -1;
+            *v = val;
+            *vlen = len;
+            p = val + len;
+        }
+    }
+    return found;
 }
 
 /* The session token of the request's cookie, hashed: false when there is none of the right
  * shape (then nothing is looked up). */
 static bool read_token(const struct http_request *req, uint8_t hash[32])
 {
-    struct http_str c = http_request_field(req, "Cookie");
-    const char *v;
-    size_t vlen;
-    if (!c.p || cookie_find(c.p, c.len, COOKIE_NAME, &v, &vlen) != 1 || vlen != AUTH_TOKEN_LEN)
+    const char *v = NULL;
+    size_t vlen = 0;
+    if (session_cookie(req, &v, &vlen) != 1 || vlen != AUTH_TOKEN_LEN)
         return false;
     for (size_t i = 0; i < vlen; i++) {
         unsigned char ch = (unsigned char)v[i];
@@ -571,9 +656,14 @@ static int read_form(struct app_job *j, const struct http_request *req)
         return -1;
     }
     j->password_len = f[1].len;
-    size_t chars = utf8_chars(j->user, f[0].len);
-    if (!f[0].seen || !f[1].seen || chars == 0 || f[1].len == 0) {
+    size_t chars;
+    if (!f[0].seen || !f[1].seen || f[0].len == 0 || f[1].len == 0) {
         answer_page(j, 400, form, "Missing field", "Fill in both the user name and the password.");
+        return -1;
+    }
+    if (!name_ok(j->user, f[0].len, &chars)) {
+        answer_page(j, 400, form, "Unusable name",
+                    "User names are printable characters, without spaces at either end.");
         return -1;
     }
     if (chars > NAME_CHARS_MAX) {
@@ -595,6 +685,14 @@ static void client_key(struct http_exchange *x, char *out, size_t cap)
     snprintf(out, cap, "a:%s", text);
 }
 
+static void answer_throttled(struct app_job *j, uint64_t wait)
+{
+    answer_page(j, 429, PAGE_LOGIN, "Too many attempts",
+                "Too many failed logins: wait a little, then try again.");
+    j->retry_after = (unsigned)((wait + 999) / 1000);
+    bump(&j->app->stats.logins_throttled);
+}
+
 /* A login refused for now: the longer of the address's and the name's waits, or 0. */
 static uint64_t throttled(struct app_job *j)
 {
@@ -606,6 +704,22 @@ static uint64_t throttled(struct app_job *j)
     uint64_t a = throttle_wait(t, j->client_key, strlen(j->client_key), j->now_ms);
     uint64_t u = throttle_wait(t, ukey, (size_t)n, j->now_ms);
     return a > u ? a : u;
+}
+
+/* A 503 of load shedding: one warning a second at most, with the count, so that a flood of
+ * requests cannot flood the log. */
+static void shed_line(struct app_job *j, const char *what)
+{
+    struct app *app = j->app;
+    uint64_t n = atomic_fetch_add(&app->shed_unlogged, 1) + 1;
+    int64_t now = (int64_t)time(NULL), last = atomic_load(&app->shed_logged);
+    if (now == last || !atomic_compare_exchange_strong(&app->shed_logged, &last, now))
+        return;
+    atomic_fetch_sub(&app->shed_unlogged, n);
+    snprintf(j->why_text, sizeof(j->why_text), "%s: %llu request(s) answered 503", what,
+             (unsigned long long)n);
+    j->why = j->why_text;
+    j->shed = true;
 }
 
 static int handle(struct http_exchange *x, const struct http_request *req, void *ctx)
@@ -636,10 +750,7 @@ static int handle(struct http_exchange *x, const struct http_request *req, void 
             return answer_now(x, j);
         uint64_t wait = j->act == ACT_LOGIN ? throttled(j) : 0;
         if (wait) {
-            answer_page(j, 429, PAGE_LOGIN, "Too many attempts",
-                        "Too many failed logins: wait a little, then try again.");
-            j->retry_after = (unsigned)((wait + 999) / 1000);
-            bump(&app->stats.logins_throttled);
+            answer_throttled(j, wait);
             return answer_now(x, j);
         }
     }
@@ -655,8 +766,9 @@ static int handle(struct http_exchange *x, const struct http_request *req, void 
     struct pool_port *port = http_exchange_port(x);
     int err = port ? pool_submit(app->pool, port, &j->pj) : -ESHUTDOWN;
     if (err != 0) {
-        answer_unavailable(j, err == -EAGAIN ? "the worker pool's queue is full (--worker-queue)"
-                                             : "the worker pool is stopping");
+        answer_unavailable(j, NULL);
+        shed_line(j, err == -EAGAIN ? "the worker pool's queue is full (--worker-queue)"
+                                    : "the worker pool is stopping");
         return answer_now(x, j);
     }
     /* The job comes back to this loop, after this returns: suspending now is in time. If it

@@ -452,7 +452,8 @@ int http_reply_send(struct http_exchange *x, const struct http_reply *r)
     head.content_length = (int64_t)r->body_len;
     begin_response(hc, x->req, r->status);
     if (r->why)
-        log_failure(hc, r->status >= 500 ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "%s", r->why);
+        log_failure(hc, r->status >= 500 && !r->shed ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "%s",
+                    r->why);
     bool head_only = x->req->method == HTTP_HEAD;
     return queue_reply(hc, &head, r->headers, r->body, head_only ? 0 : r->body_len);
 }

@@ -117,6 +117,7 @@ struct http_reply {
     const char *body;         /* copied; a HEAD request gets its length, not its bytes */
     size_t body_len;
     const char *why; /* NULL, or an error-log line's cause (with the client and request line) */
+    bool shed;       /* why is the server shedding load, as designed: a warning, not an error */
 };
 
 /* Queues r as the response. 0, or -ENOMEM. Costs one copy of the head and body. */

@@ -262,8 +262,15 @@ static void conn_ready(struct loop *loop, struct loop_io *io, uint32_t events)
         }
     }
     /* Errors and hang-ups surface through the read that follows. */
-    if (!c->read_paused && events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+    if (!c->read_paused && events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
         c->set->handler->on_readable(c);
+        return;
+    }
+    /* A reset or a hang-up both ways while reading is paused and nothing is left to send (the
+     * owner waits for other work): the connection is gone. epoll reports these whatever it was
+     * asked for, so in level-triggered mode they would come back every turn until then. */
+    if (c->read_paused && events & (EPOLLERR | EPOLLHUP) && !conn_pending(c))
+        conn_close(c, CLOSE_PEER);
 }
 
 struct conn *conn_open(struct conn_set *set, int fd, const struct sockaddr *peer, socklen_t len)

@@ -28,6 +28,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -531,9 +532,9 @@ def test_duplicate_and_wrong_password(ctx):
     # The same page for both (the name typed back in is the only difference).
     check(wrong.body.replace(b'kim', b'nobody') == unknown.body,
           f'wrong password and unknown user differ:\n{wrong.body!r}\n{unknown.body!r}')
-    # Names are exact: no case folding, no trimming.
+    # Names are exact: no case folding, no trimming (a blank at either end is refused outright).
     check(s.post('/login', form('KIM', 'pw-k')).status == 403, 'KIM logged in as kim')
-    check(s.post('/login', form('kim ', 'pw-k')).status == 403, '"kim " logged in as kim')
+    check(s.post('/login', form('kim ', 'pw-k')).status == 400, '"kim " not refused as a name')
     s.register('KIM', 'pw-K2')
     s.stop_checked()
 
@@ -564,6 +565,40 @@ def test_hostile_names(ctx):
     check(s.post('/login', form("victim' --", 'x')).status == 403, 'comment injection')
     check(s.post('/login', form("' OR '1'='1", "' OR '1'='1")).status == 403, 'OR injection')
     check(s.post('/register', form('victim', 'x')).status == 409, 'victim still there')
+    s.stop_checked()
+
+
+# Names that would pass for another, or show as nothing: controls (C1 too), bidirectional and
+# zero-width format characters, a byte order mark, tags, blanks at either end or only blanks.
+UNUSABLE_NAMES = ['alice\u0085', '\u202eecila', 'alice\u200b', '\ufeffalice', '\U000e0001',
+                  '   ', 'alice ', ' alice', '\u00a0alice', 'ali\u2028ce', 'ali\ufdd0ce']
+
+
+def test_unusable_names(ctx):
+    s = ctx.server()
+    for name in UNUSABLE_NAMES:
+        check_page(s.post('/register', form(name, 'pw')), 400, 'printable characters',
+                   what=f'register {name!r}')
+    # Inner blanks and any script are names like others.
+    for name in ('al ice', '中文 名', 'Zoë', 'ﾃｽﾄ'):
+        s.register(name, 'pw')
+    s.stop_checked()
+
+
+def test_session_cookie_lines(ctx):
+    """The session cookie is found in any Cookie line; two session cookies are no session (a
+    cookie tossed in by a sibling domain could come first)."""
+    s = ctx.server()
+    s.register('cora', 'pw-c')
+    token = s.login('cora', 'pw-c')
+    two_lines = [('Cookie', 'theme=dark'), ('Cookie', f'session={token}')]
+    check_page(s.req('GET', '/welcome', headers=two_lines), 200, 'cora', what='second line')
+    one_line = [('Cookie', f'theme=dark; session={token}; lang=en')]
+    check_page(s.req('GET', '/welcome', headers=one_line), 200, 'cora', what='among others')
+    other = s.login('cora', 'pw-c')
+    for h in ([('Cookie', f'session={other}; session={token}')],
+              [('Cookie', f'session={token}'), ('Cookie', f'session={token}')]):
+        check_redirect(s.req('GET', '/welcome', headers=h), '/login', f'two session cookies {h}')
     s.stop_checked()
 
 
@@ -690,6 +725,32 @@ def test_concurrent_registration(ctx):
         for i in (winner - 1) % n, (winner + 1) % n:
             check(s.post('/login', form(name, f'pw-{rnd}-{i}')).status == 403,
                   f'round {rnd}: a loser\'s password {i} logs in')
+    s.stop_checked()
+
+
+def test_throttle_burst(ctx):
+    """Wrong passwords sent all at once are counted as they are checked: with --login-throttle 3
+    and 2 workers, at most 3 + 1 of 40 reach a password check (each worker checks the throttle
+    again before it hashes); the rest get 429."""
+    s = ctx.server(throttle=3, workers=2)
+    s.register('burst', 'pw-b')
+    codes, lock = [], threading.Lock()
+    barrier = threading.Barrier(40)
+
+    def attempt():
+        with s.conn() as c:
+            barrier.wait()
+            r = c.exchange('POST', '/login', [('Content-Type', FORM)], form('burst', 'wrong'))
+        with lock:
+            codes.append(r.status)
+
+    threads = [threading.Thread(target=attempt) for _ in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    check(len(codes) == 40 and set(codes) <= {403, 429}, f'answers: {sorted(codes)}')
+    check(3 <= codes.count(403) <= 4, f'{codes.count(403)} password checks of 40: {sorted(codes)}')
     s.stop_checked()
 
 
@@ -821,6 +882,44 @@ def expiry_attempt(ctx):
 
 def slow_server(ctx, *args):
     return ctx.server('-s', '2', *args, threads=1, workers=1, hashing=SLOW_HASH)
+
+
+def loop_ticks(pid):
+    """CPU ticks (user + system) of the process's threads but the worker pool's."""
+    total = 0
+    for tid in os.listdir(f'/proc/{pid}/task'):
+        try:
+            with open(f'/proc/{pid}/task/{tid}/stat') as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index('(') + 1:stat.rindex(')')]
+        if name != 'tinyweb-work':
+            fields = stat[stat.rindex(')') + 2:].split()
+            total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def test_reset_while_hashing_level_triggered(ctx):
+    """A client that resets its connection while its login hashes, in level-triggered mode
+    (-m 0, TinyWebServer's README example): epoll reports the hang-up whatever it was asked
+    for; the loop must close the connection, not wake on it every turn until the job ends."""
+    s = slow_server(ctx, '-m', '0')
+    s.register('lena', 'pw-l')
+    for _ in range(12):  # 12 hashes queued on 1 worker: more than the second measured
+        c = s.conn()
+        c.request('POST', '/login', [('Content-Type', FORM)], form('lena', 'pw-l'))
+        time.sleep(0.01)  # the request is read and its job queued
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        c.sock.close()  # a reset
+    before = loop_ticks(s.pid)
+    time.sleep(1.0)
+    spent = loop_ticks(s.pid) - before
+    # A spinning loop burns what it gets of the second (up to 100 ticks); an idle one nothing.
+    check(spent < 10, f'the loop used {spent} ticks in 1 s after the resets')
+    print(f'    loop ticks in the second after the resets: {spent}')
+    check(s.req('GET', '/').status == 200, 'the loop still answers')
+    s.stop_checked()
 
 
 def test_disconnect_while_hashing(ctx):
@@ -1016,11 +1115,13 @@ GROUPS = {
     'flow': [test_flow_clean_routes, test_flow_tinywebserver_routes, test_flow_actor_model_1,
              test_head_and_keepalive, test_expect_continue_and_chunked, test_application_off,
              test_templates_hidden],
-    'forms': [test_duplicate_and_wrong_password, test_hostile_names,
-              test_name_and_password_lengths, test_malformed_forms, test_cross_site_post],
-    'abuse': [test_concurrent_registration, test_throttle, test_session_expiry],
-    'load': [test_disconnect_while_hashing, test_stop_while_hashing, test_queue_full,
-             test_app_timeout],
+    'forms': [test_duplicate_and_wrong_password, test_hostile_names, test_unusable_names,
+              test_name_and_password_lengths, test_malformed_forms, test_cross_site_post,
+              test_session_cookie_lines],
+    'abuse': [test_concurrent_registration, test_throttle, test_throttle_burst,
+              test_session_expiry],
+    'load': [test_disconnect_while_hashing, test_reset_while_hashing_level_triggered,
+             test_stop_while_hashing, test_queue_full, test_app_timeout],
     'state': [test_no_secrets_in_logs, test_restart_keeps_users],
 }
 
