@@ -273,6 +273,14 @@ static void do_login(struct app_job *j)
     }
     /* An unknown user costs the same hash as a known one with a wrong password. */
     bool ok = auth_verify(rc == 0 ? u.hash : NULL, j->password, j->password_len) == 0;
+    if (ok && auth_needs_rehash(&app->pw, u.hash)) {
+        /* Made with older costs: re-hashed at the current ones, once, so that every account's
+         * check comes to cost what an unknown name's does. A failure leaves the old hash. */
+        char hash[AUTH_HASH_MAX];
+        if (auth_hash(&app->pw, j->password, j->password_len, hash) == 0)
+            db_user_set_hash(app->db, u.id, hash);
+        sodium_memzero(hash, sizeof(hash));
+    }
     sodium_memzero(u.hash, sizeof(u.hash));
     if (!ok) {
         bump(&app->stats.logins_failed);

@@ -7,6 +7,7 @@
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 _Static_assert(AUTH_HASH_MAX == crypto_pwhash_STRBYTES, "AUTH_HASH_MAX is libsodium's size");
 _Static_assert(AUTH_TOKEN_SIZE ==
@@ -77,6 +78,13 @@ int auth_verify(const char *stored, const char *pw, size_t len)
         return -1;
     }
     return crypto_pwhash_str_verify(stored, pw, len) == 0 ? 0 : -1;
+}
+
+bool auth_needs_rehash(const struct auth_params *p, const char *stored)
+{
+    return strncmp(stored, crypto_pwhash_argon2id_STRPREFIX,
+                   sizeof(crypto_pwhash_argon2id_STRPREFIX) - 1) != 0 ||
+           crypto_pwhash_str_needs_rehash(stored, p->ops, p->mem) != 0;
 }
 
 void auth_token_new(char out[AUTH_TOKEN_SIZE])

@@ -16,6 +16,7 @@
 #ifndef TINYWEB_APP_AUTH_H
 #define TINYWEB_APP_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,10 @@ int auth_hash(const struct auth_params *p, const char *pw, size_t len, char out[
  * stored hash). stored NULL: verifies against the dummy hash, at the cost of auth_init's p, and
  * returns -1. Costs the stored hash's parameters. Thread-safe after auth_init. */
 int auth_verify(const char *stored, const char *pw, size_t len);
+
+/* Whether stored was made with other costs than p (or is not an Argon2id hash): a login then
+ * re-hashes the password, so that every account converges on the current cost. */
+bool auth_needs_rehash(const struct auth_params *p, const char *stored);
 
 /* A fresh session token: 32 bytes from libsodium's CSPRNG as base64url without padding (43
  * characters [A-Za-z0-9_-]) and a NUL. Thread-safe. */

@@ -175,6 +175,16 @@ int db_user_find(struct db *db, const char *name, struct db_user *out)
     return rc;
 }
 
+int db_user_set_hash(struct db *db, int64_t id, const char *hash)
+{
+    if (!length_ok(hash, DB_HASH_MAX - 1))
+        return DB_ERROR;
+    struct db_conn *c = take(db);
+    int rc = db->ops->user_set_hash(c, id, hash);
+    give(db, c);
+    return rc;
+}
+
 int db_session_create(struct db *db, const uint8_t token_hash[32], int64_t user_id, int64_t expires)
 {
     struct db_conn *c = take(db);

@@ -74,6 +74,10 @@ int db_user_create(struct db *db, const char *name, const char *hash, int64_t *i
  * or DB_ERROR. */
 int db_user_find(struct db *db, const char *name, struct db_user *out);
 
+/* Replaces user id's password hash (< DB_HASH_MAX bytes): a login re-hashes a password whose
+ * hash was made with older costs. 0, DB_NOTFOUND, or DB_ERROR. */
+int db_user_set_hash(struct db *db, int64_t id, const char *hash);
+
 /* A session of user_id, keyed by its token's hash (auth_token_hash), valid until expires.
  * 0, DB_NOTFOUND (no such user), DB_EXISTS (that key is taken), or DB_ERROR. */
 int db_session_create(struct db *db, const uint8_t token_hash[32], int64_t user_id,
@@ -111,6 +115,7 @@ struct db_ops {
     /* The operations, with the contracts above (arguments already checked by db.c). */
     int (*user_create)(struct db_conn *c, const char *name, const char *hash, int64_t *id);
     int (*user_find)(struct db_conn *c, const char *name, struct db_user *out);
+    int (*user_set_hash)(struct db_conn *c, int64_t id, const char *hash);
     int (*session_create)(struct db_conn *c, const uint8_t token_hash[32], int64_t user_id,
                           int64_t expires);
     int (*session_find)(struct db_conn *c, const uint8_t token_hash[32], int64_t now,

@@ -55,6 +55,7 @@ static const char *const migrations[SCHEMA_VERSION] = {
 enum {
     ST_USER_CREATE,
     ST_USER_FIND,
+    ST_USER_SET_HASH,
     ST_SESSION_CREATE,
     ST_SESSION_FIND,
     ST_SESSION_DELETE,
@@ -66,6 +67,7 @@ static const char *const statements[ST_COUNT] = {
     [ST_USER_CREATE] = "INSERT INTO users(name, hash, created)"
                        " VALUES(?1, ?2, CAST(strftime('%s', 'now') AS INTEGER))",
     [ST_USER_FIND] = "SELECT id, name, hash FROM users WHERE name = ?1",
+    [ST_USER_SET_HASH] = "UPDATE users SET hash = ?2 WHERE id = ?1",
     [ST_SESSION_CREATE] = "INSERT INTO sessions(token_hash, user_id, expires) VALUES(?1, ?2, ?3)",
     [ST_SESSION_FIND] = "SELECT s.user_id, u.name, s.expires FROM sessions AS s"
                         " JOIN users AS u ON u.id = s.user_id"
@@ -287,6 +289,20 @@ static int user_create(struct db_conn *c, const char *name, const char *hash, in
     return rc == SQLITE_CONSTRAINT_UNIQUE ? DB_EXISTS : DB_ERROR;
 }
 
+static int user_set_hash(struct db_conn *c, int64_t id, const char *hash)
+{
+    sqlite3_stmt *st = c->st[ST_USER_SET_HASH];
+    int rc = sqlite3_bind_int64(st, 1, id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    done(st);
+    if (rc != SQLITE_DONE)
+        return DB_ERROR;
+    return sqlite3_changes(c->db) > 0 ? 0 : DB_NOTFOUND;
+}
+
 static int user_find(struct db_conn *c, const char *name, struct db_user *out)
 {
     sqlite3_stmt *st = c->st[ST_USER_FIND];
@@ -382,6 +398,7 @@ const struct db_ops db_sqlite_ops = {
     .disconnect = disconnect,
     .user_create = user_create,
     .user_find = user_find,
+    .user_set_hash = user_set_hash,
     .session_create = session_create,
     .session_find = session_find,
     .session_delete = session_delete,

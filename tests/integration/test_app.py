@@ -1083,6 +1083,35 @@ def test_no_secrets_in_logs(ctx):
         s.close()
 
 
+def stored_hash(db, name):
+    import sqlite3
+    con = sqlite3.connect(f'file:{db}?mode=ro', uri=True)
+    try:
+        return con.execute('SELECT hash FROM users WHERE name = ?', (name,)).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_rehash_at_login(ctx):
+    """A password hashed with older costs is hashed again at the current ones by its next
+    login, so that every account's check comes to cost what an unknown name's does."""
+    s = ctx.server()
+    root, db = s.root, s.db
+    s.register('xena', 'pw-x')
+    s.stop_checked()
+    old = stored_hash(db, 'xena')
+    check(old.startswith('$argon2id$') and 'm=8,t=1' in old, f'first hash: {old}')
+    s2 = ctx.server(db=db, root=root, hashing=('--pwhash-ops', '2', '--pwhash-mem', '16k'))
+    check(s2.post('/login', form('xena', 'wrong')).status == 403, 'a wrong password')
+    check(stored_hash(db, 'xena') == old, 'a failed login changed the hash')
+    s2.login('xena', 'pw-x')
+    new = stored_hash(db, 'xena')
+    check(new != old and 'm=16,t=2' in new, f're-hashed: {new}')
+    s2.login('xena', 'pw-x')
+    check(stored_hash(db, 'xena') == new, 'hashed again at the same costs')
+    s2.stop_checked()
+
+
 def test_restart_keeps_users(ctx):
     s = ctx.server()
     root, db = s.root, s.db
@@ -1122,7 +1151,7 @@ GROUPS = {
               test_session_expiry],
     'load': [test_disconnect_while_hashing, test_reset_while_hashing_level_triggered,
              test_stop_while_hashing, test_queue_full, test_app_timeout],
-    'state': [test_no_secrets_in_logs, test_restart_keeps_users],
+    'state': [test_no_secrets_in_logs, test_restart_keeps_users, test_rehash_at_login],
 }
 
 
