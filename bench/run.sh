@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks from a build directory and rewrites docs/BENCHMARKS.md with the results.
 # Usage: bench/run.sh BUILD_DIR   (`make bench` runs bench/run.sh build)
-# Then, when wrk, h2o and nginx are installed, bench/tick_bench.sh BUILD_DIR (its own section).
+# Then, when wrk, h2o and nginx are installed, bench/tick_bench.sh BUILD_DIR (its own section),
+# and bench/app_bench.sh BUILD_DIR (the application's section).
 #
 # The document is generated section by section: the header (title, machine, command) first,
 # then one function per benchmark. A later benchmark adds its own section function and a call
@@ -131,4 +132,12 @@ if command -v wrk >/dev/null && command -v h2o >/dev/null && command -v nginx >/
   "$root/bench/tick_bench.sh" "$build"
 else
   echo "bench/run.sh: wrk, h2o or nginx missing (scripts/deps.sh bench): tick section skipped" >&2
+fi
+
+# The application (bench/app_bench.sh, about 16 min): a logged-in page against a static file, a
+# login flood beside a static load, and the worker pool's priority; its own section.
+if command -v wrk >/dev/null && command -v cc >/dev/null && [ -f /usr/include/sodium.h ]; then
+  "$root/bench/app_bench.sh" "$build"
+else
+  echo "bench/run.sh: wrk, cc or libsodium-dev missing (scripts/deps.sh bench): application section skipped" >&2
 fi
