@@ -681,15 +681,24 @@ static int read_form(struct app_job *j, const struct http_request *req)
     return 0;
 }
 
-/* The client's address as the throttle's key. */
+/* The client's address as the throttle's key: an IPv4 address (also mapped into IPv6), or an
+ * IPv6 /64, what one subscriber is usually given whole (keying /128s would give each of them
+ * 2^64 fresh keys). */
 static void client_key(struct http_exchange *x, char *out, size_t cap)
 {
     const struct sockaddr *sa = http_exchange_peer(x);
     char text[INET6_ADDRSTRLEN] = "-";
-    const void *addr = sa->sa_family == AF_INET6
-                           ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-                           : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
-    inet_ntop(sa->sa_family, addr, text, sizeof(text));
+    if (sa->sa_family == AF_INET6) {
+        struct in6_addr a = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(&a)) {
+            inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof(text));
+        } else {
+            memset(&a.s6_addr[8], 0, 8);
+            inet_ntop(AF_INET6, &a, text, sizeof(text));
+        }
+    } else {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, text, sizeof(text));
+    }
     snprintf(out, cap, "a:%s", text);
 }
 
