@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import traceback
 
 HOST = '127.0.0.1'
 SANITIZER_MARKS = ('AddressSanitizer', 'LeakSanitizer', 'UndefinedBehaviorSanitizer',
@@ -153,6 +154,39 @@ class NotifySocket:
 
 class Skip(Exception):
     """A test or scenario that cannot run here (a tool is missing): reported, not a failure."""
+
+
+def run_tests(tests, ctx, close, describe=None):
+    """Runs each test(ctx) in turn: PASS, FAIL (with the traceback and what describe() adds: the
+    servers' stderr, ...) or SKIP; close() after each. Prints a line per test and the counts;
+    returns the counts."""
+    counts = {'PASS': 0, 'FAIL': 0, 'SKIP': 0}
+    start_all = time.monotonic()
+    for t in tests:
+        start = time.monotonic()
+        outcome, detail = 'PASS', ''
+        try:
+            t(ctx)
+        except Skip as e:
+            outcome, detail = 'SKIP', str(e)
+        except Exception as e:
+            outcome = 'FAIL'
+            detail = ''.join(traceback.format_exception(e)) + (describe() if describe else '')
+        finally:
+            close()
+        counts[outcome] += 1
+        print(f'{outcome} {t.__name__} ({time.monotonic() - start:.2f} s)'
+              + (': ' + detail.replace('\n', '\n    ') if detail else ''), flush=True)
+    print(f'({time.monotonic() - start_all:.1f} s)')
+    print(f'{counts["PASS"]} passed, {counts["FAIL"]} failed, {counts["SKIP"]} skipped',
+          flush=True)
+    return counts
+
+
+def servers_stderr(servers):
+    """The stderr of each server, for a failure's detail."""
+    return ''.join(f'\nserver {s.pid} {" ".join(s.args)}:\n{s.stderr()[-3000:]}'
+                   for s in servers)
 
 
 def sha(data):

@@ -32,7 +32,6 @@ import struct
 import sys
 import threading
 import time
-import traceback
 import urllib.parse
 
 import common
@@ -1196,28 +1195,8 @@ def main():
         print('\n'.join(t.__name__ for t in tests))
         return 0
     ctx = Context(args)
-    counts = {'PASS': 0, 'FAIL': 0, 'SKIP': 0}
-    start_all = time.monotonic()
-    for t in tests:
-        start = time.monotonic()
-        outcome, detail = 'PASS', ''
-        try:
-            t(ctx)
-        except Skip as e:
-            outcome, detail = 'SKIP', str(e)
-        except Exception as e:
-            outcome = 'FAIL'
-            detail = ''.join(traceback.format_exception(e))
-            for s in ctx.servers:
-                detail += f'\nserver {s.pid} {" ".join(s.args)}:\n{s.stderr()[-3000:]}'
-        finally:
-            ctx.close_servers()
-        counts[outcome] += 1
-        print(f'{outcome} {t.__name__} ({time.monotonic() - start:.2f} s)'
-              + (': ' + detail.replace('\n', '\n    ') if detail else ''), flush=True)
-    print(f'({time.monotonic() - start_all:.1f} s)')
-    print(f'{counts["PASS"]} passed, {counts["FAIL"]} failed, {counts["SKIP"]} skipped',
-          flush=True)
+    counts = common.run_tests(tests, ctx, ctx.close_servers,
+                              lambda: common.servers_stderr(ctx.servers))
     return 1 if counts['FAIL'] or not tests else 0
 
 

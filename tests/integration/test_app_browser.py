@@ -41,7 +41,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 import urllib.parse
 
 import common
@@ -596,6 +595,20 @@ class Context:
         self.browsers, self.servers = [], []
 
 
+def describe_failure(ctx):
+    """Where each browser was, and each server's stderr and last requests."""
+    detail = ''
+    for b in ctx.browsers:
+        try:
+            detail += f'\nbrowser at {b.drv.current_url} ({b.step})'
+        except Exception:
+            pass
+    for s in ctx.servers:
+        detail += (f'\nserver {s.pid} {" ".join(s.args)}:\n{s.stderr()[-3000:]}'
+                   f'\nrequests: {s.requests()[-30:]}')
+    return detail
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--binary', required=True, help='the tinyweb executable')
@@ -614,32 +627,7 @@ def main():
         print('\n'.join(t.__name__ for t in tests))
         return 0
     ctx = Context(args)
-    counts = {'PASS': 0, 'FAIL': 0, 'SKIP': 0}
-    for t in tests:
-        start = time.monotonic()
-        outcome, detail = 'PASS', ''
-        try:
-            t(ctx)
-        except Skip as e:
-            outcome, detail = 'SKIP', str(e)
-        except Exception as e:
-            outcome = 'FAIL'
-            detail = ''.join(traceback.format_exception(e))
-            for b in ctx.browsers:
-                try:
-                    detail += f'\nbrowser at {b.drv.current_url} ({b.step})'
-                except Exception:
-                    pass
-            for s in ctx.servers:
-                detail += (f'\nserver {s.pid} {" ".join(s.args)}:\n{s.stderr()[-3000:]}'
-                           f'\nrequests: {s.requests()[-30:]}')
-        finally:
-            ctx.close_all()
-        counts[outcome] += 1
-        print(f'{outcome} {t.__name__} ({time.monotonic() - start:.2f} s)'
-              + (': ' + detail.replace('\n', '\n    ') if detail else ''), flush=True)
-    print(f'{counts["PASS"]} passed, {counts["FAIL"]} failed, {counts["SKIP"]} skipped',
-          flush=True)
+    counts = common.run_tests(tests, ctx, ctx.close_all, lambda: describe_failure(ctx))
     if counts['FAIL']:
         return 1
     return EXIT_SKIP if counts['SKIP'] == len(tests) else 0

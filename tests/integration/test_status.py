@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 import common
 from common import HOST, Failure, Process, Skip, check, clean_env, test_tmp, wait_until
@@ -538,26 +537,8 @@ def main():
         print('\n'.join(t.__name__ for t in tests))
         return 0
     ctx = Context(args)
-    counts = {'PASS': 0, 'FAIL': 0, 'SKIP': 0}
-    for t in tests:
-        start = time.monotonic()
-        outcome, detail = 'PASS', ''
-        try:
-            t(ctx)
-        except Skip as e:
-            outcome, detail = 'SKIP', str(e)
-        except Exception as e:
-            outcome = 'FAIL'
-            detail = ''.join(traceback.format_exception(e))
-            for s in ctx.servers:
-                detail += f'\nserver {s.pid} {" ".join(s.args)}:\n{s.stderr()[-3000:]}'
-        finally:
-            ctx.close_servers()
-        counts[outcome] += 1
-        print(f'{outcome} {t.__name__} ({time.monotonic() - start:.2f} s)'
-              + (': ' + detail.replace('\n', '\n    ') if detail else ''), flush=True)
-    print(f'{counts["PASS"]} passed, {counts["FAIL"]} failed, {counts["SKIP"]} skipped',
-          flush=True)
+    counts = common.run_tests(tests, ctx, ctx.close_servers,
+                              lambda: common.servers_stderr(ctx.servers))
     return 1 if counts['FAIL'] else 0
 
 
