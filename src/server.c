@@ -419,6 +419,22 @@ static int app_setup(struct server *srv, struct generation *g, bool reload, char
     return 0;
 }
 
+/* The application's options from cfg; dir holds the templates' directory. */
+static struct app_options app_options_of(const struct config *cfg, char *dir, size_t dirlen)
+{
+    templates_dir(cfg, dir, dirlen);
+    return (struct app_options){
+        .db_url = cfg->db,
+        .db_connections = (unsigned)cfg->db_connections,
+        .on_workers = cfg->app_on_workers,
+        .pwhash_ops = cfg->pwhash_ops,
+        .pwhash_mem = (size_t)cfg->pwhash_mem,
+        .login_failures = (unsigned)cfg->login_failures,
+        .session_ttl_ms = cfg->session_ttl_ms,
+        .templates = dir,
+    };
+}
+
 /* --db: the worker pool, the application, and each loop's port for the pool's completions. */
 static int app_start(struct server *srv, char *err, size_t errlen)
 {
@@ -429,17 +445,7 @@ static int app_start(struct server *srv, char *err, size_t errlen)
     if (!srv->pool)
         return -1;
     char dir[4096];
-    templates_dir(cfg, dir, sizeof(dir));
-    struct app_options o = {
-        .db_url = cfg->db,
-        .db_connections = (unsigned)cfg->db_connections,
-        .on_workers = cfg->app_on_workers,
-        .pwhash_ops = cfg->pwhash_ops,
-        .pwhash_mem = (size_t)cfg->pwhash_mem,
-        .login_failures = (unsigned)cfg->login_failures,
-        .session_ttl_ms = cfg->session_ttl_ms,
-        .templates = dir,
-    };
+    struct app_options o = app_options_of(cfg, dir, sizeof(dir));
     srv->app = app_new(&o, srv->pool, err, errlen);
     if (!srv->app)
         return -1;
@@ -1072,6 +1078,13 @@ int server_main(int argc, char **argv)
     if (!g)
         return exit_code;
     if (g->cfg.test_only) {
+        char dir[4096];
+        struct app_options o = app_options_of(&g->cfg, dir, sizeof(dir));
+        if (g->cfg.db && app_check(&o, err, sizeof(err)) != 0) {
+            fprintf(stderr, "tinyweb: %s\n", err);
+            generation_free(g, NULL);
+            return 1;
+        }
         fprintf(stderr, "tinyweb: configuration ok%s%s\n", g->cfg.file ? ": " : "",
                 g->cfg.file ? g->cfg.file : "");
         generation_free(g, NULL);

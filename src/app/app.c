@@ -871,6 +871,16 @@ int app_reload(struct app *app, const char *dir, uint64_t session_ttl_ms, char *
     return 0;
 }
 
+int app_check(const struct app_options *o, char *err, size_t errlen)
+{
+    struct auth_params pw = {.ops = o->pwhash_ops, .mem = o->pwhash_mem};
+    struct page_set *ps = page_set_load(o->templates, err, errlen);
+    if (!ps)
+        return -1;
+    page_set_free(ps);
+    return auth_params_check(&pw, err, errlen) == 0 ? 0 : -1;
+}
+
 struct app *app_new(const struct app_options *o, struct pool *pool, char *err, size_t errlen)
 {
     struct app *app = calloc(1, sizeof(*app));

@@ -44,6 +44,10 @@ struct app_options {
  */
 struct app *app_new(const struct app_options *o, struct pool *pool, char *err, size_t errlen);
 
+/* What -T checks without opening the database: the templates load and the password costs are
+ * within libsodium's bounds. 0, or -1 with one line in err. */
+int app_check(const struct app_options *o, char *err, size_t errlen);
+
 /* Adds the application's routes to r (the app outlives r). 0, or -E2BIG (table full). */
 int app_routes(struct app *app, struct http_routes *r);
 

@@ -29,6 +29,7 @@ import shutil
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -495,6 +496,30 @@ def test_application_off(ctx):
               and r.get('location') is None, f'POST {path} without --db: {r}')
     check(not os.path.exists(os.path.join(root, '..', 'app.sqlite')), 'a database file')
     s.stop_checked(NOT_FOUND_RE)
+
+
+def test_check_config(ctx):
+    """-T with --db checks the templates and the password costs, without opening (or creating)
+    the database: a broken template is an error naming its file and line, exit 1."""
+    root = make_root()
+    base = os.path.dirname(root)
+    db = os.path.join(base, 'never.sqlite')
+
+    def run(*args):
+        return subprocess.run([ctx.binary, '--root', root, '--db', f'sqlite:{db}', '-T', *args],
+                              capture_output=True, text=True, timeout=30, env=clean_env())
+
+    r = run()
+    check(r.returncode == 0 and 'configuration ok' in r.stderr, f'-T: {r.returncode} {r.stderr}')
+    r = run('--templates', os.path.join(base, 'missing'))
+    check(r.returncode == 1 and 'missing' in r.stderr, f'missing templates: {r.stderr}')
+    with open(os.path.join(root, 'templates', 'fans.html'), 'a') as f:
+        f.write('\n<p>{{nobody}}</p>\n')
+    r = run()
+    check(r.returncode == 1 and 'fans.html' in r.stderr and 'nobody' in r.stderr,
+          f'a broken template: {r.returncode} {r.stderr}')
+    check(not os.path.exists(db), '-T created the database')
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def test_templates_hidden(ctx):
@@ -1142,7 +1167,7 @@ def test_restart_keeps_users(ctx):
 GROUPS = {
     'flow': [test_flow_clean_routes, test_flow_tinywebserver_routes, test_flow_actor_model_1,
              test_head_and_keepalive, test_expect_continue_and_chunked, test_application_off,
-             test_templates_hidden],
+             test_templates_hidden, test_check_config],
     'forms': [test_duplicate_and_wrong_password, test_hostile_names, test_unusable_names,
               test_name_and_password_lengths, test_malformed_forms, test_cross_site_post,
               test_session_cookie_lines],
