@@ -201,13 +201,14 @@ static int set_user(struct config *cfg, const char *s, char *why, size_t len)
     return 0;
 }
 
-/* --status and --metrics: an absolute path of a URL, without a query; the status page is
- * PATH/, so PATH itself ends without a slash. */
-static int set_url_path(const char **out, const char *s, bool page, char *why, size_t len)
+/* --status, --metrics and --health: an absolute path of a URL, without a query; the status page
+ * is PATH/, so PATH itself ends without a slash. */
+static int set_url_path(const char **out, const char *s, bool page, const char *example, char *why,
+                        size_t len)
 {
     size_t n = strlen(s);
     if (s[0] != '/' || n < 2 || (page && s[n - 1] == '/') || strpbrk(s, "?# \t\r\n")) {
-        snprintf(why, len, "expected an absolute path such as %s", page ? "/status" : "/metrics");
+        snprintf(why, len, "expected an absolute path such as %s", example);
         return -EINVAL;
     }
     *out = s;
@@ -216,12 +217,17 @@ static int set_url_path(const char **out, const char *s, bool page, char *why, s
 
 static int set_status(struct config *cfg, const char *s, char *why, size_t len)
 {
-    return set_url_path(&cfg->status, s, true, why, len);
+    return set_url_path(&cfg->status, s, true, "/status", why, len);
 }
 
 static int set_metrics(struct config *cfg, const char *s, char *why, size_t len)
 {
-    return set_url_path(&cfg->metrics, s, false, why, len);
+    return set_url_path(&cfg->metrics, s, false, "/metrics", why, len);
+}
+
+static int set_health(struct config *cfg, const char *s, char *why, size_t len)
+{
+    return set_url_path(&cfg->health, s, false, "/healthz", why, len);
 }
 
 /* --db: a URL of a backend this build has. */
@@ -371,6 +377,15 @@ static const struct opt_def opts[] = {
      "failed logins, per client address and per user name, before each further one is refused "
      "(429) for a time that doubles; 0: off",
      "5", K_UINT, 0, FIELD(login_failures), 0, 1000, NULL, "expected 0 to 1000 failures"},
+    {"health", 0, "PATH",
+     "answer GET PATH with 200 while serving and 503 from a stop signal on, for load "
+     "balancers' health checks (off by default)",
+     NULL, K_CUSTOM, F_RELOAD, FIELD(health), 0, 0, set_health, NULL},
+    {"drain-delay", 0, "DURATION",
+     "on a stop signal, keep serving this long first, --health answering 503 and every "
+     "response closing its connection, so that a load balancer takes the server out; then stop "
+     "gracefully (a second signal ends the delay)",
+     "0", K_DURATION, F_RELOAD, FIELD(drain_delay_ms), 0, DAY_MS, NULL, NULL},
     {"pid-file", 0, "FILE",
      "the server's process id, written once the port is bound and removed "
      "at exit",

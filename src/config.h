@@ -58,6 +58,8 @@ struct config {
     const char *status;            /* --status PATH: JSON there, the page at PATH/; NULL: off */
     const char *metrics;           /* --metrics PATH: Prometheus text; NULL: PATH/metrics */
     struct cidr_list status_allow; /* --status-allow: who may read them */
+    const char *health;            /* --health PATH, or NULL */
+    uint64_t drain_delay_ms;       /* --drain-delay: serving on, closing, after a stop signal */
 
     /* The application (register, log in, sessions: src/app/): on with --db. */
     const char *db;          /* --db URL ("sqlite:PATH"), or NULL: no application */

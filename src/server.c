@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "app/app.h"
@@ -28,6 +29,7 @@
 #include "core/sig.h"
 #include "core/stats.h"
 #include "core/tick.h"
+#include "handlers/health.h"
 #include "handlers/status.h"
 #include "http/http_conn.h"
 #include "http/http_route.h"
@@ -91,6 +93,11 @@ struct server {
     struct worker *workers;
     struct loop *main_loop; /* signals, when the loops run on threads of their own */
     bool stopping;
+    /* --drain-delay: a stop signal came and the delay runs: --health answers 503 and every
+     * response closes its connection (read by the loops); the timer ends the delay. */
+    atomic_bool leaving;
+    struct loop_io leave_io;
+    int leave_fd;
     size_t fds_per_loop; /* each loop's share of the open-file limit (SIZE_MAX: no limit) */
     uint64_t nofile;     /* the open-file limit */
     _Atomic(struct generation *) next; /* the generation loops switch to on WAKE_RELOAD */
@@ -369,6 +376,10 @@ static void report(struct server *srv)
 static int status_setup(struct server *srv, struct generation *g, char *err, size_t errlen)
 {
     const struct config *cfg = &g->cfg;
+    if (cfg->health && health_add_route(&g->routes, cfg->health, &srv->leaving) != 0) {
+        snprintf(err, errlen, "--health %s: cannot add its route", cfg->health);
+        return -1;
+    }
     if (!cfg->status)
         return 0;
     struct status_config sc = {.path = cfg->status,
@@ -498,6 +509,70 @@ static const char *signal_name(int signo)
     }
 }
 
+/* The loop the signals arrive on. */
+static struct loop *signal_loop(struct server *srv)
+{
+    return srv->main_loop ? srv->main_loop : srv->workers[0].loop;
+}
+
+/* The drain delay's timer, if it runs, is removed. */
+static void end_leave_timer(struct server *srv)
+{
+    if (srv->leave_fd < 0)
+        return;
+    loop_del(signal_loop(srv), &srv->leave_io);
+    close(srv->leave_fd);
+    srv->leave_fd = -1;
+}
+
+/* The graceful shutdown proper: the loops stop accepting, idle connections close, responses in
+ * flight finish. */
+static void begin_stop(struct server *srv, const char *why)
+{
+    end_leave_timer(srv);
+    srv->stopping = true;
+    log_msg(srv->error_log, LOG_LEVEL_INFO, "%s: stopping gracefully (up to %llu ms)", why,
+            (unsigned long long)srv->gen->cfg.shutdown_timeout_ms);
+    if (!srv->main_loop) {
+        worker_stop(&srv->workers[0]);
+        return;
+    }
+    for (int i = 0; i < srv->nworkers; i++)
+        post(&srv->workers[i], WAKE_STOP);
+    loop_stop(srv->main_loop);
+}
+
+static void on_leave_timer(struct loop *loop, struct loop_io *io, uint32_t events)
+{
+    (void)loop;
+    (void)events;
+    struct server *srv = container_of(io, struct server, leave_io);
+    begin_stop(srv, "--drain-delay over");
+}
+
+/* --drain-delay: the server keeps serving for delay_ms, but tells a load balancer it is leaving
+ * (--health: 503) and closes each connection after its response, so that the balancer takes it
+ * out and no request can meet a closed keep-alive connection. 0, or -errno (stop at once). */
+static int start_leaving(struct server *srv, uint64_t delay_ms)
+{
+    srv->leave_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (srv->leave_fd < 0)
+        return -errno;
+    struct itimerspec when = {.it_value = {.tv_sec = (time_t)(delay_ms / 1000),
+                                           .tv_nsec = (long)(delay_ms % 1000) * 1000000}};
+    int rc =
+        timerfd_settime(srv->leave_fd, 0, &when, NULL) != 0
+            ? -errno
+            : loop_add(signal_loop(srv), &srv->leave_io, srv->leave_fd, EPOLLIN, on_leave_timer);
+    if (rc != 0) {
+        close(srv->leave_fd);
+        srv->leave_fd = -1;
+        return rc;
+    }
+    atomic_store(&srv->leaving, true);
+    return 0;
+}
+
 static void on_signal(int signo, void *ctx)
 {
     struct server *srv = ctx;
@@ -513,17 +588,27 @@ static void on_signal(int signo, void *ctx)
     }
     if (srv->stopping)
         return;
-    srv->stopping = true;
-    notify_send("STOPPING=1");
-    log_msg(srv->error_log, LOG_LEVEL_INFO, "%s: stopping gracefully (up to %llu ms)",
-            signal_name(signo), (unsigned long long)srv->gen->cfg.shutdown_timeout_ms);
-    if (!srv->main_loop) {
-        worker_stop(&srv->workers[0]);
+    if (atomic_load(&srv->leaving)) {
+        /* A second stop signal: the delay ends now. */
+        begin_stop(srv, signal_name(signo));
         return;
     }
-    for (int i = 0; i < srv->nworkers; i++)
-        post(&srv->workers[i], WAKE_STOP);
-    loop_stop(srv->main_loop);
+    notify_send("STOPPING=1");
+    uint64_t delay = srv->gen->cfg.drain_delay_ms;
+    if (delay > 0) {
+        int rc = start_leaving(srv, delay);
+        if (rc == 0) {
+            log_msg(srv->error_log, LOG_LEVEL_INFO,
+                    "%s: leaving: serving %llu ms more with connections closed after each "
+                    "response%s, then stopping gracefully",
+                    signal_name(signo), (unsigned long long)delay,
+                    srv->gen->cfg.health ? " and --health answering 503" : "");
+            return;
+        }
+        log_msg(srv->error_log, LOG_LEVEL_ERROR, "--drain-delay: no timer (%s): stopping now",
+                strerror(-rc));
+    }
+    begin_stop(srv, signal_name(signo));
 }
 
 static void on_accept(struct listener *l, int fd, const struct sockaddr *peer, socklen_t len)
@@ -551,6 +636,7 @@ static int worker_open(struct server *srv, struct worker *w, char (*ports)[8], c
         snprintf(err, errlen, "out of memory");
         return rc;
     }
+    w->http.leaving = &srv->leaving;
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->wake_fd < 0 || (rc = loop_add(w->loop, &w->wake_io, w->wake_fd, EPOLLIN, on_wake))) {
         snprintf(err, errlen, "eventfd: %s", strerror(errno));
@@ -783,6 +869,7 @@ static int run_loops(struct server *srv)
         rc = sig_source_open(srv->workers[0].loop, on_signal, srv);
         if (rc == 0)
             rc = loop_run(srv->workers[0].loop);
+        end_leave_timer(srv);
         close_signals();
         return rc;
     }
@@ -822,6 +909,7 @@ static int run_loops(struct server *srv)
             rc = srv->workers[i].rc;
     }
 out:
+    end_leave_timer(srv);
     close_signals();
     loop_free(srv->main_loop);
     srv->main_loop = NULL;
@@ -1071,7 +1159,7 @@ static void format_addresses(const struct config *cfg, char (*ports)[8], char *o
 
 int server_main(int argc, char **argv)
 {
-    struct server srv = {0};
+    struct server srv = {.leave_fd = -1};
     char err[512];
     int rc = 0, exit_code = 1;
     struct generation *g = generation_new(argc, argv, NULL, stderr, &exit_code);

@@ -77,6 +77,12 @@ static bool fds_over(const struct http_loop *h, size_t extra)
     return h->conns.live + file_cache_fds(h->files) + extra > h->settings->max_fds;
 }
 
+/* The loop closes each connection after its response: draining, or the server is leaving. */
+static bool closing(const struct http_loop *h)
+{
+    return h->draining || (h->leaving && atomic_load_explicit(h->leaving, memory_order_relaxed));
+}
+
 /* Every phase change goes through here, so the loop's per-phase gauges stay exact. */
 static void set_phase(struct http_conn *hc, enum http_phase p)
 {
@@ -596,7 +602,7 @@ static enum step on_head(struct http_conn *hc)
         return s;
     counter_add(&h->stats.requests, 1);
     hc->http10 = req.minor == 0;
-    hc->keep_alive = req.keep_alive && !h->draining;
+    hc->keep_alive = req.keep_alive && !closing(h);
     bool has_body = req.chunked || (req.has_content_length && req.content_length > 0);
     bool needs_length =
         req.method == HTTP_POST || req.method == HTTP_PUT || req.method == HTTP_PATCH;
@@ -641,7 +647,7 @@ static enum step body_complete(struct http_conn *hc, size_t body_len)
     enum step s = parse_head(hc, &req, &head_len);
     if (s != STEP_NEXT || head_len < 0)
         return s;
-    hc->keep_alive = req.keep_alive && !h->draining;
+    hc->keep_alive = req.keep_alive && !closing(h);
     if (hc->collect) {
         hc->body_len = (uint32_t)body_len;
         req.body = hc->conn.in.data + hc->conn.in.off + hc->head_len;

@@ -12,6 +12,7 @@
 #ifndef TINYWEB_HTTP_HTTP_CONN_H
 #define TINYWEB_HTTP_HTTP_CONN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -93,7 +94,9 @@ struct http_loop {
     size_t scratch_len;
     struct http_header *headers; /* the parser's field array */
     struct file_cache *files;
-    struct pool_port *port;    /* the worker pool's port on this loop (set by the owner), or NULL */
+    struct pool_port *port; /* the worker pool's port on this loop (set by the owner), or NULL */
+    /* Set by the owner: while true, every response closes its connection (--drain-delay). */
+    const atomic_bool *leaving;
     time_t refused_logged_sec; /* the last warning about refused connections */
     uint64_t refused_unlogged; /* refused since then */
 };

@@ -2059,6 +2059,41 @@ class Shutdown(Suite):
         stats = s.stats()
         check(stats['shutdown'] == 0 and stats['send_timeout'] == 0, f'{stats}')
 
+    def test_drain_delay_leaves_before_stopping(self):
+        """--drain-delay: after SIGTERM the server still serves for the delay, --health answers
+        503, and a kept connection gets its response with Connection: close (a balancer's
+        pooled connection is never closed under a request); then it stops gracefully. A
+        second SIGTERM ends the delay at once."""
+        for second_signal in (False, True):
+            s = self.start('--health', '/healthz', '--drain-delay', '1500ms')
+            with Conn(s.port) as kept:
+                r = kept.roundtrip('GET', '/healthz')
+                check(r.status == 200 and r.body == b'ok\n', f'healthy: {r.status} {r.body!r}')
+                check('close' not in (r.get('connection') or ''), 'closed when healthy')
+                t = time.monotonic()
+                s.signal(signal.SIGTERM)
+                time.sleep(0.2)
+                # The kept connection was not closed under the client: it gets its answer.
+                r = kept.roundtrip('GET', '/f612.txt')
+                check(r.status == 200 and r.get('connection') == 'close',
+                      f'a kept connection while leaving: {r}')
+                kept.expect_eof(2)
+            with Conn(s.port) as fresh:  # still accepting
+                r = fresh.roundtrip('GET', '/healthz')
+                check(r.status == 503 and r.body == b'draining\n', f'leaving: {r.status}')
+                check(r.get('connection') == 'close', 'a 503 that keeps the connection')
+            check_late(time.monotonic() - t < 1.4, 'the checks took longer than the delay')
+            check(s.running(), 'the server stopped during --drain-delay')
+            if second_signal:
+                s.signal(signal.SIGTERM)
+                rc = s.wait_exit(3, expect_within=0.8)
+            else:
+                rc = s.wait_exit(5, expect_within=3.0)
+                check(time.monotonic() - t >= 1.5, f'stopped {ms(time.monotonic() - t)} after '
+                      'SIGTERM, before --drain-delay 1500ms')
+            check(rc == 0, f'exit status {rc}: {s.stderr()[-2000:]}')
+            s.check_stderr()
+
     def test_sigterm_closes_idle_at_once(self):
         s = self.start('--shutdown-timeout', '10s')
         idle = [Conn(s.port) for _ in range(3)]
