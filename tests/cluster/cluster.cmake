@@ -1,0 +1,16 @@
+# The cluster test (tests/cluster/test_cluster.py): three tinyweb instances behind HAProxy over
+# 127.0.0.1, one shared SQLite file, started and stopped by scripts/cluster.sh. A login works
+# on every instance; a rolling restart under wrk -c 50 loses nothing; kill -9 of one instance
+# loses at most what it had in flight. Included from tests/CMakeLists.txt, where
+# Python3_EXECUTABLE and the target tinyweb exist.
+#
+# About 40 s on 2 cores, loading both (wrk, HAProxy, three servers): RUN_SERIAL. Optimised
+# builds only: its figures are throughput under restarts, not a sanitizer's concern. Label
+# "cluster": `ctest -LE cluster` leaves it out. Exits 77 (skipped) without haproxy or wrk.
+if(NOT TINYWEB_SANITIZE)
+  add_test(NAME cluster
+           COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/test_cluster.py
+                   --binary $<TARGET_FILE:tinyweb>)
+  set_tests_properties(cluster PROPERTIES TIMEOUT 180 LABELS "cluster;integration"
+                       RUN_SERIAL TRUE SKIP_RETURN_CODE 77)
+endif()
