@@ -8,7 +8,9 @@
 #   test:   build + cmocka (unit tests), curl, clang-format, wrk and valgrind (stress tests),
 #           chromium (the bundled site at phone width), chromium-driver and python3-selenium
 #           (the live status page), promtool (from the prometheus package: /metrics)
-#           logrotate and man-db (tests/integration/test_install.py: the installed snippet, man)
+#           logrotate and man-db (tests/integration/test_install.py: the installed snippet, man),
+#           haproxy (tests/cluster: the cluster behind it; its own service is neither needed nor
+#           touched)
 #   bench:  build + what `make bench` needs: wrk, the peers h2o and nginx-light, pgrep (procps)
 #           and taskset (util-linux)
 #   fuzz:   build + clang 14, its sanitizer and libFuzzer runtimes, llvm-symbolizer
@@ -21,7 +23,7 @@ build) want=("${build[@]}") ;;
 echo) want=("${build[@]}" netcat-openbsd) ;;
 format) want=(clang-format) ;;
 test) want=("${build[@]}" pkg-config libcmocka-dev curl clang-format wrk valgrind chromium
-  chromium-driver python3-selenium logrotate man-db) ;;
+  chromium-driver python3-selenium logrotate man-db haproxy) ;;
 bench) want=("${build[@]}" wrk h2o nginx-light procps util-linux) ;;
 # libclang-rt-14-dev (libFuzzer, ASan, UBSan) is only recommended by clang-14, and installs here
 # run without recommends; llvm-14 has the symbolizer that puts file:line in crash reports.
