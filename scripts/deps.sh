@@ -2,7 +2,8 @@
 # Installs the Debian packages that tinyweb's build, tests and benchmarks need, when missing.
 # Usage: scripts/deps.sh [build|echo|format|test|bench|fuzz]
 #   build:  what building and serving need (make build, make run): compiler, cmake, python3,
-#           pkg-config, libsodium and SQLite (the application: passwords, the database)
+#           pkg-config, libsodium, SQLite and MariaDB Connector/C (the application: passwords,
+#           the database)
 #   echo:   build + nc (netcat-openbsd), to talk to idle_echo (make run-echo)
 #   format: clang-format (make format, make format-check)
 #   test:   build + cmocka (unit tests), curl, clang-format, wrk and valgrind (stress tests),
@@ -10,20 +11,22 @@
 #           (the live status page), promtool (from the prometheus package: /metrics)
 #           logrotate and man-db (tests/integration/test_install.py: the installed snippet, man),
 #           haproxy (tests/cluster: the cluster behind it; its own service is neither needed nor
-#           touched)
+#           touched),
+#           mariadb-server (a throwaway server for the MariaDB tests: scripts/mariadb.sh; the
+#           package's own service is neither needed nor touched)
 #   bench:  build + what `make bench` needs: wrk, the peers h2o and nginx-light, pgrep (procps)
 #           and taskset (util-linux)
 #   fuzz:   build + clang 14, its sanitizer and libFuzzer runtimes, llvm-symbolizer
 # As root it runs apt-get; otherwise it prints the exact command and exits 1.
 set -euo pipefail
 
-build=(gcc libc6-dev make cmake python3 pkg-config libsodium-dev libsqlite3-dev)
+build=(gcc libc6-dev make cmake python3 pkg-config libsodium-dev libsqlite3-dev libmariadb-dev)
 case "${1:-build}" in
 build) want=("${build[@]}") ;;
 echo) want=("${build[@]}" netcat-openbsd) ;;
 format) want=(clang-format) ;;
 test) want=("${build[@]}" pkg-config libcmocka-dev curl clang-format wrk valgrind chromium
-  chromium-driver python3-selenium logrotate man-db haproxy) ;;
+  chromium-driver python3-selenium logrotate man-db haproxy mariadb-server) ;;
 bench) want=("${build[@]}" wrk h2o nginx-light procps util-linux) ;;
 # libclang-rt-14-dev (libFuzzer, ASan, UBSan) is only recommended by clang-14, and installs here
 # run without recommends; llvm-14 has the symbolizer that puts file:line in crash reports.

@@ -233,11 +233,14 @@ static int set_health(struct config *cfg, const char *s, char *why, size_t len)
 /* --db: a URL of a backend this build has. */
 static int set_db(struct config *cfg, const char *s, char *why, size_t len)
 {
-    if (strncmp(s, "sqlite:", 7) == 0 && s[7] != '\0') {
+    if ((strncmp(s, "sqlite:", 7) == 0 && s[7] != '\0') ||
+        (strncmp(s, "mysql://", 8) == 0 && s[8] != '\0')) {
         cfg->db = s;
         return 0;
     }
-    snprintf(why, len, "expected sqlite:PATH, e.g. sqlite:/var/lib/tinyweb/app.db");
+    snprintf(why, len,
+             "expected sqlite:PATH (e.g. sqlite:/var/lib/tinyweb/app.db) or "
+             "mysql://USER:PASSWORD@HOST:PORT/DB (or mysql://USER@/DB?socket=PATH)");
     return -EINVAL;
 }
 
@@ -354,7 +357,8 @@ static const struct opt_def opts[] = {
      NULL, K_CUSTOM, F_RELOAD, FIELD(metrics), 0, 0, set_metrics, NULL},
     {"db", 0, "URL",
      "turn the application on (register, log in, sessions) with this database: sqlite:PATH "
-     "(created on first start); off by default",
+     "(created on first start) or mysql://USER:PASSWORD@HOST:PORT/DB (MariaDB; "
+     "?socket=PATH, ?password_file=PATH or TINYWEB_DB_PASSWORD); off by default",
      NULL, K_CUSTOM, 0, FIELD(db), 0, 0, set_db, NULL},
     {"workers", 0, "N",
      "worker pool threads for blocking work: password hashing, the database (default: online "

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "app/db.h"
 #include "core/clock.h"
 #include "core/defs.h"
 #include "core/notify.h"
@@ -1242,10 +1243,12 @@ int server_main(int argc, char **argv)
     fprintf(stderr, "tinyweb: listening on %s (root %s, %d loop%s, timer %s, tick %s)\n", addrs,
             cfg->root, srv.nworkers, srv.nworkers > 1 ? "s" : "", timer_kind_name(cfg->timer),
             tick_kind_name(cfg->tick));
-    if (srv.app)
-        fprintf(stderr, "tinyweb: application on: database %s, %llu worker%s, -a %d\n", cfg->db,
-                (unsigned long long)cfg->workers, cfg->workers > 1 ? "s" : "",
-                cfg->app_on_workers ? 1 : 0);
+    if (srv.app) {
+        char shown[512]; /* a URL's password stays out of the log */
+        fprintf(stderr, "tinyweb: application on: database %s, %llu worker%s, -a %d\n",
+                db_url_redact(cfg->db, shown, sizeof(shown)), (unsigned long long)cfg->workers,
+                cfg->workers > 1 ? "s" : "", cfg->app_on_workers ? 1 : 0);
+    }
     notify_ready(addrs);
     rc = run_loops(&srv);
     if (rc != 0)

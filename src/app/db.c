@@ -4,7 +4,7 @@
  * The pool is a stack of free connections under one mutex, with a condition variable for the
  * threads that wait for one: taking and giving back are O(1), and the most recently used
  * connection goes out first (its pages and statements are warm). The backends (db_sqlite.c, and
- * db_mariadb.c next) know the SQL; this file knows none.
+ * db_mariadb.c) know the SQL; this file knows none.
  */
 #include "db.h"
 
@@ -26,7 +26,8 @@ struct db {
 };
 
 /* The backends, by scheme. */
-static const struct db_ops *const backends[] = {&db_sqlite_ops};
+#define SUPPORTED "sqlite:PATH, mysql://USER:PASSWORD@HOST:PORT/DB"
+static const struct db_ops *const backends[] = {&db_sqlite_ops, &db_mariadb_ops};
 
 /* The backend for url's scheme (the text before its first ':'), or NULL with a message that
  * names only the scheme: the rest of a URL may hold a password. Sets *rest after the ':'. */
@@ -50,10 +51,10 @@ static const struct db_ops *backend_for(const char *url, const char **rest, char
     if (len > 0 && len <= 16 &&
         strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                     "0123456789+-.") >= len)
-        snprintf(err, errlen, "unknown database scheme \"%.*s\" (supported: sqlite:PATH)", (int)len,
-                 url);
+        snprintf(err, errlen, "unknown database scheme \"%.*s\" (supported: " SUPPORTED ")",
+                 (int)len, url);
     else
-        snprintf(err, errlen, "malformed database URL (supported: sqlite:PATH)");
+        snprintf(err, errlen, "malformed database URL (supported: " SUPPORTED ")");
     return NULL;
 }
 
@@ -111,6 +112,25 @@ nomem_db:
 nomem:
     snprintf(err, errlen, "database: out of memory");
     return NULL;
+}
+
+char *db_url_redact(const char *url, char *out, size_t len)
+{
+    /* The userinfo is between "//" and the authority's last '@' (before the path); its
+     * password follows the first ':'. */
+    const char *auth = strstr(url, "://");
+    const char *at = NULL, *colon = NULL;
+    if (auth) {
+        auth += 3;
+        size_t alen = strcspn(auth, "/?#");
+        at = memrchr(auth, '@', alen);
+        colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    }
+    if (colon)
+        snprintf(out, len, "%.*s***%s", (int)(colon + 1 - url), url, at);
+    else
+        snprintf(out, len, "%s", url);
+    return out;
 }
 
 void db_close(struct db *db)

@@ -3,7 +3,7 @@
  * threads call (a loop never waits on a database: it submits a job to core/pool).
  *
  * A struct db is a pool of n connections to one database, named by a URL whose scheme picks a
- * backend: "sqlite:PATH" today (db_sqlite.c), "mysql://..." next (db_mariadb.c). Each backend is
+ * backend: "sqlite:PATH" (db_sqlite.c) or "mysql://..." (db_mariadb.c). Each backend is
  * one const struct db_ops (below); db.c holds the pool and the dispatch and knows no SQL. Every
  * query is a statement prepared once per connection, with the values bound: no SQL text is ever
  * built from data. The schema is created on the first start and carries a version (table
@@ -49,12 +49,20 @@ struct db_session {
 
 /*
  * Opens the database named by url with n connections (1..DB_CONNECTIONS_MAX, -s N), all of them
- * now, so a bad URL or an unreachable database shows at start. "sqlite:PATH": the file is created
- * when missing, with mode 0600, and put in WAL mode. Creates the schema on the first start
- * (idempotent); refuses a schema newer than this server's. NULL, with one line in err (which
- * never repeats a URL's password), on any failure. Blocking; call it at start.
+ * now, so a bad URL shows at start. "sqlite:PATH": the file is created when missing, with mode
+ * 0600, and put in WAL mode. "mysql://...": a server that answers with an error (credentials, no
+ * such database) fails the start, but one that cannot be reached does not: its connections are
+ * made at their first use, and the operations answer DB_ERROR until it is back. Creates the
+ * schema on the first start (idempotent); refuses a schema newer than this server's. NULL, with
+ * one line in err (which never repeats a URL's password), on any failure. Blocking; call it at
+ * start.
  */
 struct db *db_open(const char *url, unsigned n, char *err, size_t errlen);
+
+/* url as it may be shown (a log line): the password of a "scheme://user:password@..." URL
+ * replaced by "***". Writes at most len bytes into out, NUL-terminated (truncated if need be);
+ * returns out. */
+char *db_url_redact(const char *url, char *out, size_t len);
 
 /* Closes every connection and frees db (NULL: nothing). No operation may be running. */
 void db_close(struct db *db);
@@ -125,5 +133,6 @@ struct db_ops {
 };
 
 extern const struct db_ops db_sqlite_ops;
+extern const struct db_ops db_mariadb_ops;
 
 #endif

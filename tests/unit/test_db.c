@@ -116,7 +116,8 @@ static void test_open_refuses(void **state)
     refused("", 1, NULL);
     refused("app.db", 1, NULL);
     refused("postgres://bob:hunter2@db.example/app", 1, "hunter2");
-    refused("mysql://bob:hunter2@localhost/app", 1, "hunter2");
+    /* A MySQL URL without its database (one that names it is checked by test_db_mariadb.c). */
+    refused("mysql://bob:hunter2@localhost", 1, "hunter2");
     refused("bob:hunter2@localhost", 1, "hunter2");
     refused("sqlite:", 1, NULL);
     refused("sqlite::memory:", 1, NULL);
@@ -133,6 +134,23 @@ static void test_open_refuses(void **state)
     fputs("not a database, but more than a header's worth of text, to be sure of it\n", fp);
     fclose(fp);
     refused(f->url, 1, NULL);
+}
+
+static void test_url_redact(void **state)
+{
+    (void)state;
+    char out[128];
+    assert_string_equal(db_url_redact("mysql://bob:hunter2@db.example:3306/app", out, sizeof(out)),
+                        "mysql://bob:***@db.example:3306/app");
+    assert_string_equal(db_url_redact("mysql://bob:p%40ss:w@/app?socket=/s", out, sizeof(out)),
+                        "mysql://bob:***@/app?socket=/s");
+    assert_string_equal(db_url_redact("mysql://bob@/app?socket=/s:x@y", out, sizeof(out)),
+                        "mysql://bob@/app?socket=/s:x@y");
+    assert_string_equal(db_url_redact("sqlite:/var/a:b@c.db", out, sizeof(out)),
+                        "sqlite:/var/a:b@c.db");
+    char small[12];
+    assert_string_equal(db_url_redact("mysql://bob:hunter2@h/a", small, sizeof(small)),
+                        "mysql://bob");
 }
 
 static void test_file_mode(void **state)
@@ -435,6 +453,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_refuses, setup, teardown),
+        cmocka_unit_test(test_url_redact),
         cmocka_unit_test_setup_teardown(test_file_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users, setup, teardown),
