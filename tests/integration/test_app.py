@@ -9,14 +9,21 @@ SQLite file) and stops it by its PID; each server must exit 0 with no sanitizer 
 setting (--pwhash-ops 1 --pwhash-mem 8k) except where slowness is the point.
 
     test_app.py --binary build/tinyweb [--group flow,forms,abuse,load,state]... [--only NAME]...
+    test_app.py --binary build/tinyweb --mysql DIR [--group ...]...
     test_app.py --binary build/tinyweb --list
+
+With --mysql DIR every server gets a fresh MariaDB database (created, and dropped after the
+test, through scripts/mariadb.sh) on the throwaway server that `scripts/mariadb.sh start DIR`
+started, instead of a SQLite file; the group outage (MariaDB only) starts servers of its own to
+stop and start again under a running tinyweb.
 
 Groups: flow (the whole flow through both route sets, -a 1, HEAD, keep-alive, pipelining,
 100-continue, chunked bodies, the application off), forms (duplicates, wrong passwords, hostile
 and long names, malformed forms, cross-site POSTs), abuse (concurrent registrations, login
 throttling, session expiry), load (clients that leave while their login hashes, a full worker
 queue, --app-timeout, a stop while hashing), state (secrets absent from the logs, a restart
-keeps users and sessions). A test that fails only by being late (never early) runs up to 3
+keeps users and sessions), outage (--mysql: the database stopped under a running server, then
+started again). A test that fails only by being late (never early) runs up to 3
 times. The output ends with "N passed, N failed, N skipped"; the exit status is 1 when anything
 failed.
 """
@@ -55,6 +62,10 @@ FORM = 'application/x-www-form-urlencoded'
 # The error-log lines of answers the load tests cause on purpose.
 BUSY_RE = re.compile(r"\[error\] the worker pool's queue is full \(--worker-queue\), client: ")
 APP_TIMEOUT_RE = re.compile(r'\[error\] the application did not answer within --app-timeout, ')
+# A database that failed (--mysql outage).
+DB_FAILED_RE = re.compile(r'\[error\] .*database')
+MARIADB_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'scripts',
+                          'mariadb.sh')
 NOT_FOUND_RE = re.compile(r'\[error\] (open\(\) ".*" failed|.*not found).*, client: ')
 
 
@@ -206,11 +217,14 @@ class Server(Process):
                  root=None, throttle=0):
         self.ctx = ctx
         self.root = root or make_root()
-        self.db = os.path.join(self.root, '..', 'app.sqlite') if db == 'new' else db
+        if db == 'new':
+            db = ctx.new_database() if ctx.mysql else os.path.join(self.root, '..', 'app.sqlite')
+        self.db = db
         argv = [ctx.binary, '--root', self.root, '--listen', f'{HOST}:0', '-t', str(threads),
                 '--access-log', os.path.join(self.root, '..', 'access.log')]
         if self.db is not None:
-            argv += ['--db', f'sqlite:{self.db}', '--workers', str(workers), *hashing,
+            url = self.db if self.db.startswith('mysql://') else f'sqlite:{self.db}'
+            argv += ['--db', url, '--workers', str(workers), *hashing,
                      '--login-throttle', str(throttle)]
         super().__init__([*argv, *args], tmp=TEST_TMP, env=clean_env())
         self.wait_listening(START_TIMEOUT)
@@ -1107,7 +1121,26 @@ def test_no_secrets_in_logs(ctx):
         s.close()
 
 
+def mariadb_sh(*args):
+    """scripts/mariadb.sh's output."""
+    return subprocess.run([MARIADB_SH, *args], check=True, capture_output=True, text=True,
+                          timeout=60).stdout.strip()
+
+
+def mysql_query(url, sql):
+    """The rows of sql, run as the server's root on the database of url (the throwaway server
+    of scripts/mariadb.sh: its socket in the URL), tab-separated."""
+    q = urllib.parse.urlsplit(url)
+    sock = urllib.parse.parse_qs(q.query)['socket'][0]
+    r = subprocess.run(['mariadb', '--no-defaults', f'--socket={sock}', '--user=root', '--batch',
+                        '--skip-column-names', q.path.lstrip('/'), '-e', sql], check=True,
+                       capture_output=True, timeout=30)
+    return r.stdout.decode()
+
+
 def stored_hash(db, name):
+    if db.startswith('mysql://'):
+        return mysql_query(db, "SELECT hash FROM users WHERE name = '" + name + "'").strip()
     import sqlite3
     con = sqlite3.connect(f'file:{db}?mode=ro', uri=True)
     try:
@@ -1145,8 +1178,9 @@ def test_restart_keeps_users(ctx):
     gone = s.login('中文名', 'pw-z')
     check_redirect(s.post('/logout', b'', cookie=gone), '/login', 'logout')
     s.stop_checked()
-    mode = os.stat(db).st_mode & 0o777
-    check(mode == 0o600, f'the database file is {oct(mode)}, not 0600')
+    if not ctx.mysql:
+        mode = os.stat(db).st_mode & 0o777
+        check(mode == 0o600, f'the database file is {oct(mode)}, not 0600')
     s2 = ctx.server(db=db, root=root, threads=1)
     # The session survives the restart (it is in the database); the ended one stays ended.
     check_page(s2.req('GET', '/welcome', cookie=token), 200, 'Welcome, walt', what='old session')
@@ -1159,6 +1193,56 @@ def test_restart_keeps_users(ctx):
     check_redirect(s2.post('/logout', b'', cookie=token), '/login', 'logout after restart')
     check_redirect(s2.req('GET', '/welcome', cookie=token), '/login', 'after that logout')
     s2.stop_checked()
+
+
+def test_database_outage(ctx):
+    """MariaDB stopped under a running tinyweb: the application's routes answer 503 with
+    Retry-After at once, static files 200; started again, logins work again without a restart
+    of tinyweb. A server of its own (the shared one stays up)."""
+    if not ctx.mysql:
+        raise Skip('MariaDB only (--mysql)')
+    mdir = common.tempfile.mkdtemp(prefix='tinyweb-mariadb.', dir=TEST_TMP)
+    ctx.cleanups.append(lambda: (mariadb_sh('stop', mdir), shutil.rmtree(mdir, True)))
+    url = mariadb_sh('start', mdir)
+    s = ctx.server(db=url, threads=1)
+    s.register('olga', 'pw-o')
+    token = s.login('olga', 'pw-o')
+    check_page(s.req('GET', '/welcome', cookie=token), 200, 'Welcome, olga', what='before')
+    # A session that s has not seen (its session cache would answer for one it has).
+    other = ctx.server(db=url, threads=1)
+    unseen = other.login('olga', 'pw-o')
+    other.stop_checked()
+
+    mariadb_sh('stop', mdir)
+    slowest = 0.0
+    for what, method, path, body, cookie in (
+            ('a logged-in page', 'GET', '/welcome', b'', unseen),
+            ('a login', 'POST', '/login', form('olga', 'pw-o'), None),
+            ('a registration', 'POST', '/register', form('petra', 'pw-p'), None),
+            ('a logged-in page again', 'GET', '/welcome', b'', unseen)):
+        start = time.monotonic()
+        r = s.req(method, path, body, cookie=cookie)
+        took = time.monotonic() - start
+        check(r.status == 503 and r.get('retry-after') is not None,
+              f'{what} with the database down: {r}')
+        check(took < 3.0, f'{what} with the database down took {took:.2f} s')
+        slowest = max(slowest, took)
+    r = s.req('GET', '/style.css')
+    check(r.status == 200, f'a static file with the database down: {r}')
+
+    start = time.monotonic()
+    mariadb_sh('start', mdir)
+    restarted = time.monotonic()
+    wait_until(lambda: s.post('/login', form('olga', 'pw-o')).status == 303, 10.0,
+               'a login once the database is back')
+    back = time.monotonic() - restarted
+    token2 = s.login('olga', 'pw-o')
+    check_page(s.req('GET', '/welcome', cookie=token2), 200, 'Welcome, olga', what='after')
+    check_page(s.req('GET', '/welcome', cookie=unseen), 200, 'Welcome, olga', what='old session')
+    s.register('petra', 'pw-p')
+    print(f'    503s in {slowest * 1000:.1f} ms at most; database restart {restarted - start:.2f} s,'
+          f' logins back {back:.2f} s after it', flush=True)
+    s.stop_checked(DB_FAILED_RE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1176,6 +1260,7 @@ GROUPS = {
     'load': [test_disconnect_while_hashing, test_reset_while_hashing_level_triggered,
              test_stop_while_hashing, test_queue_full, test_app_timeout],
     'state': [test_no_secrets_in_logs, test_restart_keeps_users, test_rehash_at_login],
+    'outage': [test_database_outage],
 }
 
 
@@ -1183,6 +1268,16 @@ class Context:
     def __init__(self, args):
         self.binary = os.path.abspath(args.binary)
         self.servers = []
+        self.mysql = os.path.abspath(args.mysql) if args.mysql else None
+        self.databases = []
+        self.cleanups = []
+
+    def new_database(self):
+        """The URL of a fresh database on the --mysql server, dropped after the test."""
+        name = 'app_' + os.urandom(6).hex()
+        url = mariadb_sh('createdb', self.mysql, name)
+        self.databases.append(name)
+        return url
 
     def server(self, *args, **kw):
         s = Server(self, *args, **kw)
@@ -1194,6 +1289,12 @@ class Context:
             s.close()
             shutil.rmtree(os.path.dirname(s.root), ignore_errors=True)
         self.servers = []
+        for name in self.databases:
+            mariadb_sh('dropdb', self.mysql, name)
+        self.databases = []
+        for c in self.cleanups:
+            c()
+        self.cleanups = []
 
 
 def main():
@@ -1204,9 +1305,12 @@ def main():
     parser.add_argument('--only', action='append', metavar='SUBSTRING',
                         help='run only the tests whose name contains this')
     parser.add_argument('--list', action='store_true', help='list the tests and exit')
+    parser.add_argument('--mysql', metavar='DIR',
+                        help='run against the MariaDB of scripts/mariadb.sh start DIR')
     args = parser.parse_args()
     groups = []
-    for g in args.group or GROUPS:
+    default = [g for g in GROUPS if g != 'outage' or args.mysql]
+    for g in args.group or default:
         groups += [x for x in g.split(',') if x]
     unknown = set(groups) - set(GROUPS)
     if unknown:
