@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "db_contract.h"
+
 /* A fresh directory per test, and the database's path and URL in it. */
 struct fixture {
     char dir[64];
@@ -88,13 +90,6 @@ static long long raw_int(const struct fixture *f, const char *sql)
     sqlite3_finalize(st);
     sqlite3_close(h);
     return v;
-}
-
-static void hash_of(int i, uint8_t out[32])
-{
-    memset(out, 0, 32);
-    memcpy(out, &i, sizeof(i));
-    out[31] = 0xa5;
 }
 
 /* db_open refuses url with one line that does not contain secret (may be NULL). */
@@ -267,186 +262,57 @@ static void test_users(void **state)
     db_close(db);
 }
 
-static void test_sessions(void **state)
+/* The shared contract (db_contract.h) on a SQLite file of the fixture's. */
+static struct db *backend_open(const struct db_backend *b, unsigned n)
 {
-    struct fixture *f = *state;
-    struct db *db = open_ok(f, 2);
-    int64_t alice, bob;
-    assert_int_equal(db_user_create(db, "alice", "h", &alice), 0);
-    assert_int_equal(db_user_create(db, "bob", "h", &bob), 0);
-    uint8_t k1[32], k2[32], k3[32], k4[32], unknown[32];
-    hash_of(1, k1);
-    hash_of(2, k2);
-    hash_of(3, k3);
-    hash_of(4, k4);
-    hash_of(99, unknown);
-
-    assert_int_equal(db_session_create(db, k1, alice, 1000), 0);
-    assert_int_equal(db_session_create(db, k2, bob, 2000), 0);
-    assert_int_equal(db_session_create(db, k1, bob, 3000), DB_EXISTS);
-    assert_int_equal(db_session_create(db, k3, bob + 100, 3000), DB_NOTFOUND);
-
-    struct db_session s;
-    assert_int_equal(db_session_find(db, k1, 999, &s), 0);
-    assert_int_equal(s.user_id, alice);
-    assert_string_equal(s.name, "alice");
-    assert_int_equal(s.expires, 1000);
-    /* Valid while now < expires. */
-    assert_int_equal(db_session_find(db, k1, 1000, &s), DB_NOTFOUND);
-    assert_int_equal(db_session_find(db, k1, 5000, &s), DB_NOTFOUND);
-    assert_int_equal(db_session_find(db, unknown, 0, &s), DB_NOTFOUND);
-    assert_int_equal(db_session_find(db, k2, 1500, &s), 0);
-    assert_string_equal(s.name, "bob");
-
-    /* Logout. */
-    assert_int_equal(db_session_delete(db, k2), 0);
-    assert_int_equal(db_session_find(db, k2, 1500, &s), DB_NOTFOUND);
-    assert_int_equal(db_session_delete(db, k2), DB_NOTFOUND);
-
-    /* Purge deletes what expired at now (expires <= now) and nothing else. */
-    assert_int_equal(db_session_create(db, k2, bob, 2000), 0);
-    assert_int_equal(db_session_create(db, k3, bob, 3000), 0);
-    assert_int_equal(db_session_purge(db, 2000), 0);
-    assert_int_equal(raw_int(f, "SELECT count(*) FROM sessions"), 1);
-    assert_int_equal(db_session_find(db, k3, 0, &s), 0);
-    assert_int_equal(db_session_purge(db, 0), 0);
-    assert_int_equal(db_session_find(db, k3, 0, &s), 0);
-
-    /* A user's deletion takes the sessions with it. */
-    assert_int_equal(db_session_create(db, k4, alice, 3000), 0);
-    raw_exec(f, "PRAGMA foreign_keys = ON; DELETE FROM users WHERE name = 'bob'");
-    assert_int_equal(db_session_find(db, k3, 0, &s), DB_NOTFOUND);
-    assert_int_equal(raw_int(f, "SELECT count(*) FROM sessions"), 1);
-    assert_int_equal(db_session_find(db, k4, 0, &s), 0);
-    db_close(db);
+    return open_ok(b->ctx, n);
 }
 
-/* Concurrent creates of one name. */
-enum { RACERS = 4, ROUNDS = 150 };
-
-struct race {
-    struct db *db;
-    pthread_barrier_t start, end;
-    int results[ROUNDS][RACERS];
-};
-
-struct racer {
-    struct race *race;
-    int index;
-};
-
-static void *racer_main(void *arg)
+static void backend_exec(const struct db_backend *b, const char *sql)
 {
-    struct racer *r = arg;
-    for (int round = 0; round < ROUNDS; round++) {
-        char name[32];
-        snprintf(name, sizeof(name), "race-%d", round);
-        pthread_barrier_wait(&r->race->start);
-        r->race->results[round][r->index] = db_user_create(r->race->db, name, "h", NULL);
-        pthread_barrier_wait(&r->race->end);
-    }
-    return NULL;
+    raw_exec(b->ctx, sql);
+}
+
+static long long backend_query_int(const struct db_backend *b, const char *sql)
+{
+    return raw_int(b->ctx, sql);
+}
+
+static struct db_backend sqlite_backend(const struct fixture *f)
+{
+    return (struct db_backend){
+        .open = backend_open,
+        .exec = backend_exec,
+        .query_int = backend_query_int,
+        .delete_bob = "PRAGMA foreign_keys = ON; DELETE FROM users WHERE name = 'bob'",
+        .race_rounds = 150,
+        .writes = 60,
+        .ctx = f,
+    };
+}
+
+static void test_sessions(void **state)
+{
+    struct db_backend b = sqlite_backend(*state);
+    contract_sessions(&b);
 }
 
 static void test_unique_race(void **state)
 {
-    struct fixture *f = *state;
-    static struct race race;
-    race.db = open_ok(f, RACERS);
-    pthread_barrier_init(&race.start, NULL, RACERS);
-    pthread_barrier_init(&race.end, NULL, RACERS);
-    pthread_t threads[RACERS];
-    struct racer racers[RACERS];
-    for (int i = 0; i < RACERS; i++) {
-        racers[i] = (struct racer){&race, i};
-        assert_int_equal(pthread_create(&threads[i], NULL, racer_main, &racers[i]), 0);
-    }
-    for (int i = 0; i < RACERS; i++)
-        pthread_join(threads[i], NULL);
-    for (int round = 0; round < ROUNDS; round++) {
-        int won = 0, exists = 0;
-        for (int i = 0; i < RACERS; i++) {
-            won += race.results[round][i] == 0;
-            exists += race.results[round][i] == DB_EXISTS;
-        }
-        if (won != 1 || exists != RACERS - 1)
-            fail_msg("round %d: %d created, %d DB_EXISTS of %d", round, won, exists, RACERS);
-    }
-    assert_int_equal(raw_int(f, "SELECT count(*) FROM users"), ROUNDS);
-    pthread_barrier_destroy(&race.start);
-    pthread_barrier_destroy(&race.end);
-    db_close(race.db);
-}
-
-/* Many writers (and readers) at once. */
-enum { WRITERS = 8, WRITES = 60 };
-
-struct writer {
-    struct db *db;
-    int index;
-    int64_t user;
-    int failures;
-};
-
-static void *writer_main(void *arg)
-{
-    struct writer *w = arg;
-    for (int i = 0; i < WRITES; i++) {
-        uint8_t k[32];
-        struct db_session s;
-        struct db_user u;
-        hash_of(w->index * WRITES + i + 1000, k);
-        if (db_session_create(w->db, k, w->user, 100) != 0)
-            w->failures++;
-        if (db_session_find(w->db, k, 0, &s) != 0 || s.user_id != w->user)
-            w->failures++;
-        if (db_user_find(w->db, "writer", &u) != 0)
-            w->failures++;
-        if (i % 2 && db_session_delete(w->db, k) != 0)
-            w->failures++;
-    }
-    return NULL;
-}
-
-/* WRITERS threads on n connections: with n = WRITERS they contend in SQLite (the busy timeout),
- * with n = 1 for the pool's one connection. */
-static void writers(const struct fixture *f, unsigned n)
-{
-    struct db *db = open_ok(f, n);
-    int64_t user;
-    int rc = db_user_create(db, "writer", "h", &user);
-    if (rc == DB_EXISTS) {
-        struct db_user u;
-        assert_int_equal(db_user_find(db, "writer", &u), 0);
-        user = u.id;
-    } else {
-        assert_int_equal(rc, 0);
-    }
-    raw_exec(f, "DELETE FROM sessions");
-    pthread_t threads[WRITERS];
-    struct writer ws[WRITERS];
-    for (int i = 0; i < WRITERS; i++) {
-        ws[i] = (struct writer){.db = db, .index = i, .user = user};
-        assert_int_equal(pthread_create(&threads[i], NULL, writer_main, &ws[i]), 0);
-    }
-    for (int i = 0; i < WRITERS; i++) {
-        pthread_join(threads[i], NULL);
-        assert_int_equal(ws[i].failures, 0);
-    }
-    assert_int_equal(raw_int(f, "SELECT count(*) FROM sessions"), WRITERS * WRITES / 2);
-    assert_int_equal(db_session_purge(db, 100), 0);
-    assert_int_equal(raw_int(f, "SELECT count(*) FROM sessions"), 0);
-    db_close(db);
+    struct db_backend b = sqlite_backend(*state);
+    contract_unique_race(&b);
 }
 
 static void test_concurrent_writers(void **state)
 {
-    writers(*state, WRITERS);
+    struct db_backend b = sqlite_backend(*state);
+    contract_writers(&b, CONTRACT_WRITERS);
 }
 
 static void test_pool_waits(void **state)
 {
-    writers(*state, 1);
+    struct db_backend b = sqlite_backend(*state);
+    contract_writers(&b, 1);
 }
 
 int main(void)

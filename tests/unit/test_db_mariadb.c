@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "db_contract.h"
+
 /* The server, from the URL. */
 static struct {
     const char *url;
@@ -134,13 +136,6 @@ static struct db *open_ok(unsigned n)
     return db;
 }
 
-static void hash_of(int i, uint8_t out[32])
-{
-    memset(out, 0, 32);
-    memcpy(out, &i, sizeof(i));
-    out[31] = 0xa5;
-}
-
 /* db_open refuses url with one line that does not contain secret (may be NULL). */
 static void refused(const char *url, const char *secret)
 {
@@ -205,7 +200,7 @@ static void test_unreachable(void **state)
     double start = seconds();
     struct db_user u;
     uint8_t k[32];
-    hash_of(1, k);
+    contract_hash_of(1, k);
     for (int i = 0; i < 50; i++) {
         assert_int_equal(db_user_find(db, "alice", &u), DB_ERROR);
         assert_int_equal(db_user_create(db, "alice", "h", NULL), DB_ERROR);
@@ -346,52 +341,39 @@ static void test_users(void **state)
     db_close(db);
 }
 
+/* The shared contract (db_contract.h) against the server. */
+static struct db *backend_open(const struct db_backend *b, unsigned n)
+{
+    (void)b;
+    return open_ok(n);
+}
+
+static void backend_exec(const struct db_backend *b, const char *sql)
+{
+    (void)b;
+    raw_exec(sql);
+}
+
+static long long backend_query_int(const struct db_backend *b, const char *sql)
+{
+    (void)b;
+    return raw_int(sql);
+}
+
+static const struct db_backend mariadb = {
+    .open = backend_open,
+    .exec = backend_exec,
+    .query_int = backend_query_int,
+    .delete_bob = "DELETE FROM users WHERE name = 'bob'",
+    .race_rounds = 100,
+    .writes = 40,
+};
+
 static void test_sessions(void **state)
 {
     (void)state;
     need_server();
-    struct db *db = open_ok(2);
-    int64_t alice, bob;
-    assert_int_equal(db_user_create(db, "alice", "h", &alice), 0);
-    assert_int_equal(db_user_create(db, "bob", "h", &bob), 0);
-    uint8_t k1[32], k2[32], k3[32], k4[32], unknown[32];
-    hash_of(1, k1);
-    hash_of(2, k2);
-    hash_of(3, k3);
-    hash_of(4, k4);
-    hash_of(99, unknown);
-
-    assert_int_equal(db_session_create(db, k1, alice, 1000), 0);
-    assert_int_equal(db_session_create(db, k2, bob, 2000), 0);
-    assert_int_equal(db_session_create(db, k1, bob, 3000), DB_EXISTS);
-    assert_int_equal(db_session_create(db, k3, bob + 100, 3000), DB_NOTFOUND);
-
-    struct db_session s;
-    assert_int_equal(db_session_find(db, k1, 999, &s), 0);
-    assert_int_equal(s.user_id, alice);
-    assert_string_equal(s.name, "alice");
-    assert_int_equal(s.expires, 1000);
-    assert_int_equal(db_session_find(db, k1, 1000, &s), DB_NOTFOUND);
-    assert_int_equal(db_session_find(db, unknown, 0, &s), DB_NOTFOUND);
-    assert_int_equal(db_session_find(db, k2, 1500, &s), 0);
-    assert_string_equal(s.name, "bob");
-
-    assert_int_equal(db_session_delete(db, k2), 0);
-    assert_int_equal(db_session_find(db, k2, 1500, &s), DB_NOTFOUND);
-    assert_int_equal(db_session_delete(db, k2), DB_NOTFOUND);
-
-    assert_int_equal(db_session_create(db, k2, bob, 2000), 0);
-    assert_int_equal(db_session_create(db, k3, bob, 3000), 0);
-    assert_int_equal(db_session_purge(db, 2000), 0);
-    assert_int_equal(raw_int("SELECT count(*) FROM sessions"), 1);
-    assert_int_equal(db_session_find(db, k3, 0, &s), 0);
-
-    assert_int_equal(db_session_create(db, k4, alice, 3000), 0);
-    raw_exec("DELETE FROM users WHERE name = 'bob'");
-    assert_int_equal(db_session_find(db, k3, 0, &s), DB_NOTFOUND);
-    assert_int_equal(raw_int("SELECT count(*) FROM sessions"), 1);
-    assert_int_equal(db_session_find(db, k4, 0, &s), 0);
-    db_close(db);
+    contract_sessions(&mariadb);
 }
 
 /* Connections the server closed under the pool are made again, and no operation fails: every
@@ -407,7 +389,7 @@ static void test_reconnect(void **state)
         struct db_user u;
         struct db_session s;
         uint8_t k[32];
-        hash_of(round, k);
+        contract_hash_of(round, k);
         for (int i = 0; i < 3; i++)
             assert_int_equal(db_user_find(db, "alice", &u), 0);
         if (kill_others() < 1)
@@ -439,125 +421,25 @@ static void test_reconnect(void **state)
     db_close(db);
 }
 
-enum { RACERS = 4, ROUNDS = 100 };
-
-struct race {
-    struct db *db;
-    pthread_barrier_t start, end;
-    int results[ROUNDS][RACERS];
-};
-
-struct racer {
-    struct race *race;
-    int index;
-};
-
-static void *racer_main(void *arg)
-{
-    struct racer *r = arg;
-    for (int round = 0; round < ROUNDS; round++) {
-        char name[32];
-        snprintf(name, sizeof(name), "race-%d", round);
-        pthread_barrier_wait(&r->race->start);
-        r->race->results[round][r->index] = db_user_create(r->race->db, name, "h", NULL);
-        pthread_barrier_wait(&r->race->end);
-    }
-    return NULL;
-}
-
 static void test_unique_race(void **state)
 {
     (void)state;
     need_server();
-    static struct race race;
-    race.db = open_ok(RACERS);
-    pthread_barrier_init(&race.start, NULL, RACERS);
-    pthread_barrier_init(&race.end, NULL, RACERS);
-    pthread_t threads[RACERS];
-    struct racer racers[RACERS];
-    for (int i = 0; i < RACERS; i++) {
-        racers[i] = (struct racer){&race, i};
-        assert_int_equal(pthread_create(&threads[i], NULL, racer_main, &racers[i]), 0);
-    }
-    for (int i = 0; i < RACERS; i++)
-        pthread_join(threads[i], NULL);
-    for (int round = 0; round < ROUNDS; round++) {
-        int won = 0, exists = 0;
-        for (int i = 0; i < RACERS; i++) {
-            won += race.results[round][i] == 0;
-            exists += race.results[round][i] == DB_EXISTS;
-        }
-        if (won != 1 || exists != RACERS - 1)
-            fail_msg("round %d: %d created, %d DB_EXISTS of %d", round, won, exists, RACERS);
-    }
-    assert_int_equal(raw_int("SELECT count(*) FROM users"), ROUNDS);
-    pthread_barrier_destroy(&race.start);
-    pthread_barrier_destroy(&race.end);
-    db_close(race.db);
-}
-
-enum { WRITERS = 8, WRITES = 40 };
-
-struct writer {
-    struct db *db;
-    int index;
-    int64_t user;
-    int failures;
-};
-
-static void *writer_main(void *arg)
-{
-    struct writer *w = arg;
-    for (int i = 0; i < WRITES; i++) {
-        uint8_t k[32];
-        struct db_session s;
-        struct db_user u;
-        hash_of(w->index * WRITES + i + 1000, k);
-        if (db_session_create(w->db, k, w->user, 100) != 0)
-            w->failures++;
-        if (db_session_find(w->db, k, 0, &s) != 0 || s.user_id != w->user)
-            w->failures++;
-        if (db_user_find(w->db, "writer", &u) != 0)
-            w->failures++;
-        if (i % 2 && db_session_delete(w->db, k) != 0)
-            w->failures++;
-    }
-    return NULL;
-}
-
-static void writers(unsigned n)
-{
-    struct db *db = open_ok(n);
-    int64_t user;
-    assert_int_equal(db_user_create(db, "writer", "h", &user), 0);
-    pthread_t threads[WRITERS];
-    struct writer ws[WRITERS];
-    for (int i = 0; i < WRITERS; i++) {
-        ws[i] = (struct writer){.db = db, .index = i, .user = user};
-        assert_int_equal(pthread_create(&threads[i], NULL, writer_main, &ws[i]), 0);
-    }
-    for (int i = 0; i < WRITERS; i++) {
-        pthread_join(threads[i], NULL);
-        assert_int_equal(ws[i].failures, 0);
-    }
-    assert_int_equal(raw_int("SELECT count(*) FROM sessions"), WRITERS * WRITES / 2);
-    assert_int_equal(db_session_purge(db, 100), 0);
-    assert_int_equal(raw_int("SELECT count(*) FROM sessions"), 0);
-    db_close(db);
+    contract_unique_race(&mariadb);
 }
 
 static void test_concurrent_writers(void **state)
 {
     (void)state;
     need_server();
-    writers(WRITERS);
+    contract_writers(&mariadb, CONTRACT_WRITERS);
 }
 
 static void test_pool_waits(void **state)
 {
     (void)state;
     need_server();
-    writers(1);
+    contract_writers(&mariadb, 1);
 }
 
 int main(void)
