@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """tinyweb in a cluster on one machine: three instances behind HAProxy on loopback, sharing one
-SQLite database, started and stopped by scripts/cluster.sh (every process by its PID).
+SQLite database (or, with --mysql DIR, one MariaDB database), started and stopped by
+scripts/cluster.sh (every process by its PID).
 
-    test_cluster.py --binary build/tinyweb [--only NAME]... [--load-seconds S]
+    test_cluster.py --binary build/tinyweb [--mysql DIR] [--only NAME]...
     test_cluster.py --binary build/tinyweb --measure [--rounds N]
     test_cluster.py --list
 
@@ -18,6 +19,19 @@ Tests:
                 requests (wrk's socket errors and non-2xx, the client's failures) are printed
                 and at most the requests in flight on that instance (50) may fail; the client
                 is never sent to /login
+  mariadb_restart  (--mysql only) MariaDB stopped for ~3 s and started again (scripts/mariadb.sh
+                stop/start DIR) under wrk -c 50 on a static file, while a client requests
+                /welcome every 50 ms with 120 sessions in turn, each session used at most once
+                in 5.5 s, so no instance's 5 s session cache has it and every request looks its
+                session up in the database (checked on the instances' --metrics counters):
+                wrk reports 0 socket errors and 0 non-2xx; every /welcome answers within 1 s
+                with 200 or 503 + Retry-After (never another 5xx, never /login); while MariaDB
+                is down only 503; 200 again within 5 s of MariaDB being back, without restarting
+                any tinyweb
+
+With --mysql DIR (a server of scripts/mariadb.sh start DIR) every cluster gets a fresh database on
+it (createdb, dropped afterwards); mariadb_restart stops and starts that server, so nothing else
+may use it meanwhile (ctest: RUN_SERIAL). Without --mysql, mariadb_restart is skipped.
 
 --measure runs the rolling restart instead in four configurations, --rounds times each, and
 prints a table: --drain-delay 0 and 3s, each with HAProxy's retries (retry-on conn-failure
@@ -49,6 +63,7 @@ from common import HOST, Failure, Skip, check, test_tmp, wait_until  # noqa: E40
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLUSTER_SH = os.path.join(HERE, '..', '..', 'scripts', 'cluster.sh')
+MARIADB_SH = os.path.join(HERE, '..', '..', 'scripts', 'mariadb.sh')
 INSTANCES = 3
 STATIC = '/style.css'
 WRK_CONNECTIONS = 50
@@ -110,16 +125,20 @@ def free_port_block(n):
 class Cluster:
     """scripts/cluster.sh start/stop in a directory of its own."""
 
-    def __init__(self, binary, drain='3s', retry=True):
+    def __init__(self, binary, drain='3s', retry=True, mysql=None, extra=()):
         self.dir = tempfile.mkdtemp(prefix='tinyweb-cluster.', dir=test_tmp())
         self.port = free_port_block(INSTANCES)
         args = ['bash', CLUSTER_SH, 'start', self.dir, '--instances', str(INSTANCES), '--port',
                 str(self.port), '--binary', binary, '--drain-delay', drain]
         if not retry:
             args.append('--no-retry')
+        self.mysql, self.database = mysql, None
+        if mysql:
+            self.database = 'cluster_' + os.urandom(6).hex()
+            args += ['--db', mariadb_sh('createdb', mysql, self.database)]
         self.started = False
         common.track(self)
-        r = subprocess.run(args + ['--', *FAST_HASH], capture_output=True, text=True,
+        r = subprocess.run(args + ['--', *FAST_HASH, *extra], capture_output=True, text=True,
                            timeout=60)
         self.started = True
         check(r.returncode == 0, f'cluster.sh start: {r.returncode}\n{r.stdout}{r.stderr}'
@@ -180,7 +199,20 @@ class Cluster:
                 print(f'cluster.sh stop: {r.returncode} {r.stdout}{r.stderr}', flush=True)
             else:
                 shutil.rmtree(self.dir, ignore_errors=True)
+        if self.database:
+            try:
+                mariadb_sh('dropdb', self.mysql, self.database)
+            except subprocess.SubprocessError as e:
+                print(f'mariadb.sh dropdb {self.database}: {e}', flush=True)
+            self.database = None
         common.untrack(self)
+
+
+def mariadb_sh(*args):
+    """scripts/mariadb.sh's output."""
+    r = subprocess.run(['bash', MARIADB_SH, *args], capture_output=True, text=True, timeout=90)
+    check(r.returncode == 0, f'mariadb.sh {" ".join(args)}: {r.returncode}\n{r.stdout}{r.stderr}')
+    return r.stdout.strip()
 
 
 def request(port, method, path, body=b'', headers=None, conn=None):
@@ -333,7 +365,7 @@ def rolling_restart(cluster):
 # --- the tests ---------------------------------------------------------------------------------
 
 def test_session(ctx):
-    c = ctx.cluster = Cluster(ctx.binary)
+    c = ctx.cluster = Cluster(ctx.binary, mysql=ctx.mysql)
     token = login(c.port, 'alice', 'pw-alice')
     before = [c.access_log(i).count('GET /welcome ') for i in range(1, INSTANCES + 1)]
     conn = http.client.HTTPConnection(HOST, c.port, timeout=IO_TIMEOUT)
@@ -356,7 +388,7 @@ def test_session(ctx):
 
 
 def test_rolling(ctx):
-    c = ctx.cluster = Cluster(ctx.binary)
+    c = ctx.cluster = Cluster(ctx.binary, mysql=ctx.mysql)
     s, client, took, stats = under_load(c, lambda: rolling_restart(c))
     line = describe('rolling (drain 3s)', s, client, took, stats)
     check(s['errors'] == 0 and s['non2xx'] == 0, f'wrk saw failures: {line}')
@@ -367,7 +399,7 @@ def test_rolling(ctx):
 
 
 def test_kill9(ctx):
-    c = ctx.cluster = Cluster(ctx.binary)
+    c = ctx.cluster = Cluster(ctx.binary, mysql=ctx.mysql)
 
     def kill():
         os.kill(c.pid(2), signal.SIGKILL)
@@ -382,7 +414,161 @@ def test_kill9(ctx):
     check(s['requests'] > 1000, f'wrk did little: {line}')
 
 
-TESTS = [test_session, test_rolling, test_kill9]
+# --- MariaDB restarted under load (--mysql) ----------------------------------------------------
+
+SESSIONS = 120          # the logged-in client's sessions, used in turn
+SESSION_INTERVAL = 0.05  # s between the client's requests: each session comes back after 6 s
+CACHE_AGE = 5.5          # s: a session unused this long is in no instance's cache (5 s)
+OUTAGE = 3.0             # s MariaDB stays stopped
+MAX_LATENCY = 1.0        # s: the longest a /welcome may take, during the outage too
+RECOVERY = 5.0           # s after MariaDB is back by which /welcome must answer 200 again
+
+
+def app_metrics(c):
+    """{source: count} of tinyweb_app_session_lookups_total summed over the instances (their
+    /status/metrics, read directly, not through HAProxy)."""
+    out = {}
+    for i in range(1, INSTANCES + 1):
+        st, _, body = request(c.port + i, 'GET', '/status/metrics')
+        check(st == 200, f'tw{i} /status/metrics: {st}')
+        for m in re.finditer(rb'^tinyweb_app_session_lookups_total\{source="(\w+)"\} (\d+)',
+                             body, re.M):
+            out[m[1].decode()] = out.get(m[1].decode(), 0) + int(m[2])
+    return out
+
+
+class UncachedClient(threading.Thread):
+    """Requests /welcome every SESSION_INTERVAL through HAProxy on one keep-alive connection, each
+    time with the session used longest ago, and never one used (or made) in the last CACHE_AGE
+    seconds: no instance has it cached, so each request asks the database. Every answer kept as
+    (start time, seconds taken, status, Retry-After, Location, body has the name)."""
+
+    def __init__(self, port, sessions, user):
+        super().__init__(daemon=True)
+        self.port, self.user = port, user
+        self.queue = list(sessions)  # (last use, token), oldest first
+        self.log = []
+        self.errors = []  # (time, exception)
+        self.done = threading.Event()
+
+    def run(self):
+        conn = None
+        next_at = time.monotonic()
+        while not self.done.is_set():
+            last, token = self.queue.pop(0)
+            wait = max(next_at, last + CACHE_AGE) - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            t0 = time.monotonic()
+            next_at = t0 + SESSION_INTERVAL
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection(HOST, self.port, timeout=IO_TIMEOUT)
+                st, h, body = request(self.port, 'GET', '/welcome',
+                                      headers={'Cookie': f'session={token}'}, conn=conn)
+                self.log.append((t0, time.monotonic() - t0, st, h.get('retry-after'),
+                                 h.get('location'), f'Welcome, {self.user}'.encode() in body))
+                if h.get('connection', '').lower() == 'close':
+                    conn.close()
+                    conn = None
+            except (OSError, http.client.HTTPException) as e:
+                self.errors.append((t0, repr(e)))
+                if conn:
+                    conn.close()
+                conn = None
+            self.queue.append((time.monotonic(), token))
+
+    def stop(self):
+        self.done.set()
+        self.join(IO_TIMEOUT + CACHE_AGE + 5)
+
+
+def test_mariadb_restart(ctx):
+    if not ctx.mysql:
+        raise Skip('needs --mysql DIR')
+    c = ctx.cluster = Cluster(ctx.binary, mysql=ctx.mysql, extra=('--status', '/status'))
+    user = 'carol'
+    first = login(c.port, user, 'pw-' + user)
+    form = urllib.parse.urlencode({'user': user, 'password': 'pw-' + user}).encode()
+    sessions = [(time.monotonic(), first)]
+    for _ in range(SESSIONS - 1):
+        st, h, body = request(c.port, 'POST', '/login', form,
+                              {'Content-Type': 'application/x-www-form-urlencoded'})
+        m = re.match(r'session=([^;]+)', h.get('set-cookie', ''))
+        check(st == 303 and m, f'login: {st} {h} {body[:200]}')
+        sessions.append((time.monotonic(), m[1]))
+    check(len({t for _, t in sessions}) == SESSIONS, 'the logins gave the same session twice')
+    before = app_metrics(c)
+    wrk = Wrk(c.port, c.dir, 300)
+    client = UncachedClient(c.port, sessions, user)
+    client.start()
+    stopped = started = back = None
+    try:
+        # The sessions made by the logins leave the caches, then some 200s before the outage.
+        time.sleep(CACHE_AGE + 1.5)
+        t_stop = time.monotonic()
+        mariadb_sh('stop', ctx.mysql)
+        stopped = time.monotonic()
+        time.sleep(OUTAGE)
+        started = time.monotonic()
+        try:
+            mariadb_sh('start', ctx.mysql)
+        finally:
+            back = time.monotonic()
+        time.sleep(RECOVERY + 2.0)
+    finally:
+        if back is None:  # the server must serve again, whatever failed
+            mariadb_sh('start', ctx.mysql)
+        s = wrk.stop()
+        s['seconds'] = wrk.seconds
+        client.stop()
+    after = app_metrics(c)
+    log = client.log
+    rel = lambda t: t - stopped  # noqa: E731
+    statuses = {}
+    for e in log:
+        statuses[e[2]] = statuses.get(e[2], 0) + 1
+    outage = [e for e in log if stopped <= e[0] and e[0] + e[1] <= started]
+    o503 = sum(1 for e in outage if e[2] == 503)
+    before_stop = [e for e in log if e[0] < t_stop]
+    ok_after = [e for e in log if e[0] >= back and e[2] == 200]
+    bad_after = [e for e in log if e[0] >= back and e[2] != 200]
+    first_ok = rel(ok_after[0][0]) - rel(back) if ok_after else None
+    last_bad = (rel(bad_after[-1][0]) - rel(back)) if bad_after else 0.0
+    slowest = max((e[1] for e in log), default=0)
+    db_lookups = after.get('database', 0) - before.get('database', 0)
+    mem_lookups = after.get('memory', 0) - before.get('memory', 0)
+    line = (f'mariadb_restart: wrk {s["requests"]} requests in {s["seconds"]:.1f} s, socket '
+            f'errors {s["errors"]}, non-2xx {s["non2xx"]}; /welcome {len(log)} requests '
+            f'{dict(sorted(statuses.items()))}, {len(client.errors)} failed, slowest '
+            f'{slowest * 1000:.0f} ms; MariaDB stop took {stopped - t_stop:.1f} s, down '
+            f'{started - stopped:.1f} s, start took {back - started:.1f} s; during the outage '
+            f'{len(outage)} requests, {o503} answered 503; after MariaDB was back: first 200 '
+            + (f'{first_ok:.2f} s' if first_ok is not None else 'never')
+            + f', last non-200 {last_bad:.2f} s; sessions looked up in the database '
+            f'{db_lookups}, in a cache {mem_lookups}; ' + haproxy_figures(c.stats()))
+    print(line, flush=True)
+    check(s['errors'] == 0 and s['non2xx'] == 0, f'wrk saw failures: {line}')
+    check(s['requests'] > 1000, f'wrk did little: {line}')
+    check(not client.errors, f'/welcome failed: {client.errors[:5]}')
+    check(all(e[2] in (200, 503) for e in log),
+          f'/welcome answered other than 200 or 503: {[e for e in log if e[2] not in (200, 503)][:5]}')
+    check(all(e[2] != 200 or e[5] for e in log), '/welcome 200 without the name')
+    check(all(e[3] and e[3].isdigit() for e in log if e[2] == 503),
+          f'a 503 without Retry-After: {[e for e in log if e[2] == 503 and not e[3]][:3]}')
+    check(slowest <= MAX_LATENCY, f'a /welcome took {slowest:.2f} s: {line}')
+    check(before_stop and all(e[2] == 200 for e in before_stop),
+          f'/welcome failed before the outage: {[e for e in before_stop if e[2] != 200][:5]}')
+    check(len(outage) >= 20 and o503 == len(outage), f'not only 503 during the outage: {line}')
+    check(ok_after and last_bad <= RECOVERY, f'/welcome did not recover: {line}')
+    check(rel(log[-1][0]) - rel(back) > RECOVERY and log[-1][2] == 200, f'ends without 200: {line}')
+    check(mem_lookups == 0 and db_lookups >= statuses.get(200, 0),
+          f'the client\'s sessions did not all go to the database: {line}')
+    pids = [c.pid(i) for i in range(1, INSTANCES + 1)]
+    check(all(os.path.exists(f'/proc/{p}') for p in pids), 'an instance is gone')
+
+
+TESTS = [test_session, test_rolling, test_kill9, test_mariadb_restart]
 
 
 def measure(ctx, rounds):
@@ -410,6 +596,7 @@ def measure(ctx, rounds):
 
 class Ctx:
     cluster = None
+    mysql = None
 
 
 def main():
@@ -419,6 +606,8 @@ def main():
     ap.add_argument('--list', action='store_true')
     ap.add_argument('--measure', action='store_true')
     ap.add_argument('--rounds', type=int, default=1)
+    ap.add_argument('--mysql', metavar='DIR',
+                    help='run on databases of the MariaDB of scripts/mariadb.sh start DIR')
     args = ap.parse_args()
     if args.list:
         for t in TESTS:
@@ -430,6 +619,7 @@ def main():
         return 77
     ctx = Ctx()
     ctx.binary = os.path.abspath(args.binary)
+    ctx.mysql = os.path.abspath(args.mysql) if args.mysql else None
 
     def close():
         if ctx.cluster:
