@@ -2,7 +2,8 @@
 # Runs the benchmarks from a build directory and rewrites docs/BENCHMARKS.md with the results.
 # Usage: bench/run.sh BUILD_DIR   (`make bench` runs bench/run.sh build)
 # Then, when wrk, h2o and nginx are installed, bench/tick_bench.sh BUILD_DIR (its own section),
-# and bench/app_bench.sh BUILD_DIR (the application's section).
+# bench/app_bench.sh BUILD_DIR (the application's section), and bench/app12_bench.sh BUILD_DIR
+# (MariaDB and HAProxy, issue 12).
 #
 # The document is generated section by section: the header (title, machine, command) first,
 # then one function per benchmark. A later benchmark adds its own section function and a call
@@ -140,4 +141,12 @@ if command -v wrk >/dev/null && command -v cc >/dev/null && [ -f /usr/include/so
   "$root/bench/app_bench.sh" "$build"
 else
   echo "bench/run.sh: wrk, cc or libsodium-dev missing (scripts/deps.sh bench): application section skipped" >&2
+fi
+
+# Issue 12 (bench/app12_bench.sh, about 6 min): the logged-in page with MariaDB against SQLite,
+# and HAProxy in front of 1 and of 3 instances; its own section.
+if command -v wrk >/dev/null && command -v haproxy >/dev/null && command -v mariadbd >/dev/null; then
+  "$root/bench/app12_bench.sh" "$build"
+else
+  echo "bench/run.sh: wrk, haproxy or mariadbd missing (scripts/deps.sh): issue 12 section skipped" >&2
 fi
