@@ -753,7 +753,9 @@ static int handle(struct http_exchange *x, const struct http_request *req, void 
     j->now_ms = http_exchange_now(x);
     j->has_token = read_token(req, j->token_hash);
     j->registered = req->query.len == 10 && memcmp(req->query.p, "registered", 10) == 0;
-    client_key(x, j->client_key, sizeof(j->client_key));
+    /* The throttle's key: only a login needs it (an inet_ntop the other pages are spared). */
+    if (j->act == ACT_LOGIN)
+        client_key(x, j->client_key, sizeof(j->client_key));
 
     if (req->method == HTTP_POST && cross_site(req)) {
         answer_page(j, 403, PAGE_ERROR, "Refused",
