@@ -168,7 +168,7 @@ struct app_job {
     const char *location; /* a 303's target */
     const char *why;      /* an error-log line */
     bool shed;            /* why is load shedding, as designed: a warning */
-    char why_text[160];
+    char why_text[64 + DB_ERROR_TEXT_MAX];
     unsigned retry_after;       /* s; 0: none */
     char name[DB_NAME_MAX + 1]; /* {{user}} */
     char cookie[160];           /* a Set-Cookie value, or "" */
@@ -203,6 +203,14 @@ static void answer_unavailable(struct app_job *j, const char *why)
     j->retry_after = 1;
     j->why = why;
     bump(&j->app->stats.unavailable);
+}
+
+/* 503 for a failed database operation: what failed, and the database's cause, in the error log. */
+static void answer_db_failed(struct app_job *j, const char *what)
+{
+    answer_unavailable(j, NULL);
+    snprintf(j->why_text, sizeof(j->why_text), "%s: database error: %s", what, db_error_text());
+    j->why = j->why_text;
 }
 
 static void set_session_cookie(struct app_job *j, const char *token, uint64_t ttl_s)
@@ -240,7 +248,7 @@ static void do_register(struct app_job *j)
         answer_page(j, 409, PAGE_REGISTER, "Name taken",
                     "That user name is taken: please choose another.");
     else
-        answer_unavailable(j, "registration failed: database error");
+        answer_db_failed(j, "registration failed");
 }
 
 static void purge_sessions(struct app *app, int64_t now)
@@ -268,7 +276,7 @@ static void do_login(struct app_job *j)
     struct db_user u;
     int rc = db_user_find(app->db, j->user, &u);
     if (rc != 0 && rc != DB_NOTFOUND) {
-        answer_unavailable(j, "login failed: database error");
+        answer_db_failed(j, "login failed");
         return;
     }
     /* An unknown user costs the same hash as a known one with a wrong password. */
@@ -314,7 +322,7 @@ static void do_login(struct app_job *j)
     auth_token_hash(token, AUTH_TOKEN_LEN, j->token_hash);
     if (db_session_create(app->db, j->token_hash, u.id, s.expires) != 0) {
         sodium_memzero(token, sizeof(token));
-        answer_unavailable(j, "login failed: database error");
+        answer_db_failed(j, "login failed");
         return;
     }
     session_cache_put(app->sessions, j->token_hash, &s, j->now_ms);
@@ -346,7 +354,7 @@ static int do_page(struct app_job *j, bool may_block)
             return 0;
         }
         if (rc != 0) {
-            answer_unavailable(j, "session lookup failed: database error");
+            answer_db_failed(j, "session lookup failed");
             return 0;
         }
         session_cache_put(app->sessions, j->token_hash, &s, j->now_ms);
@@ -386,7 +394,7 @@ static int compute(struct app_job *j, bool may_block)
             do_login(j);
         } else {
             if (j->has_token && db_session_delete(j->app->db, j->token_hash) == DB_ERROR) {
-                answer_unavailable(j, "logout failed: database error");
+                answer_db_failed(j, "logout failed");
                 return 0;
             }
             clear_session_cookie(j);

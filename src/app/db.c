@@ -158,13 +158,39 @@ static struct db_conn *take(struct db *db)
     return c;
 }
 
-/* Gives c back, waking one waiter. O(1). */
-static void give(struct db *db, struct db_conn *c)
+/* The cause of the calling thread's last DB_ERROR (db_error_text). */
+static _Thread_local char error_text[DB_ERROR_TEXT_MAX];
+
+const char *db_error_text(void)
 {
+    return error_text;
+}
+
+/* Records why an operation failed: printable ASCII only, so that a server's message quoting a
+ * value (a name's bytes) cannot break a log line. */
+static void set_error_text(const char *text)
+{
+    size_t i = 0;
+    for (; text[i] && i + 1 < sizeof(error_text); i++)
+        error_text[i] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
+    error_text[i] = '\0';
+}
+
+/* Gives c back after an operation that returned rc, waking one waiter; a DB_ERROR's cause is
+ * taken from c first, while c is still this thread's. O(1). */
+static int give(struct db *db, struct db_conn *c, int rc)
+{
+    if (rc == DB_ERROR) {
+        char text[DB_ERROR_TEXT_MAX];
+        text[0] = '\0';
+        db->ops->describe(c, text, sizeof(text));
+        set_error_text(text);
+    }
     pthread_mutex_lock(&db->lock);
     db->free[db->nfree++] = c;
     pthread_cond_signal(&db->freed);
     pthread_mutex_unlock(&db->lock);
+    return rc;
 }
 
 /* Whether s is a NUL-terminated string of 1..max bytes (strnlen stops at max + 1). */
@@ -176,13 +202,13 @@ static bool length_ok(const char *s, size_t max)
 
 int db_user_create(struct db *db, const char *name, const char *hash, int64_t *id)
 {
-    if (!length_ok(name, DB_NAME_MAX) || !length_ok(hash, DB_HASH_MAX - 1))
+    if (!length_ok(name, DB_NAME_MAX) || !length_ok(hash, DB_HASH_MAX - 1)) {
+        set_error_text("a name or hash of the wrong length");
         return DB_ERROR;
+    }
     int64_t ignored;
     struct db_conn *c = take(db);
-    int rc = db->ops->user_create(c, name, hash, id ? id : &ignored);
-    give(db, c);
-    return rc;
+    return give(db, c, db->ops->user_create(c, name, hash, id ? id : &ignored));
 }
 
 int db_user_find(struct db *db, const char *name, struct db_user *out)
@@ -190,50 +216,40 @@ int db_user_find(struct db *db, const char *name, struct db_user *out)
     if (!length_ok(name, DB_NAME_MAX))
         return DB_NOTFOUND;
     struct db_conn *c = take(db);
-    int rc = db->ops->user_find(c, name, out);
-    give(db, c);
-    return rc;
+    return give(db, c, db->ops->user_find(c, name, out));
 }
 
 int db_user_set_hash(struct db *db, int64_t id, const char *hash)
 {
-    if (!length_ok(hash, DB_HASH_MAX - 1))
+    if (!length_ok(hash, DB_HASH_MAX - 1)) {
+        set_error_text("a hash of the wrong length");
         return DB_ERROR;
+    }
     struct db_conn *c = take(db);
-    int rc = db->ops->user_set_hash(c, id, hash);
-    give(db, c);
-    return rc;
+    return give(db, c, db->ops->user_set_hash(c, id, hash));
 }
 
 int db_session_create(struct db *db, const uint8_t token_hash[32], int64_t user_id, int64_t expires)
 {
     struct db_conn *c = take(db);
-    int rc = db->ops->session_create(c, token_hash, user_id, expires);
-    give(db, c);
-    return rc;
+    return give(db, c, db->ops->session_create(c, token_hash, user_id, expires));
 }
 
 int db_session_find(struct db *db, const uint8_t token_hash[32], int64_t now,
                     struct db_session *out)
 {
     struct db_conn *c = take(db);
-    int rc = db->ops->session_find(c, token_hash, now, out);
-    give(db, c);
-    return rc;
+    return give(db, c, db->ops->session_find(c, token_hash, now, out));
 }
 
 int db_session_delete(struct db *db, const uint8_t token_hash[32])
 {
     struct db_conn *c = take(db);
-    int rc = db->ops->session_delete(c, token_hash);
-    give(db, c);
-    return rc;
+    return give(db, c, db->ops->session_delete(c, token_hash));
 }
 
 int db_session_purge(struct db *db, int64_t now)
 {
     struct db_conn *c = take(db);
-    int rc = db->ops->session_purge(c, now);
-    give(db, c);
-    return rc;
+    return give(db, c, db->ops->session_purge(c, now));
 }

@@ -9,8 +9,9 @@
  * built from data. The schema is created on the first start and carries a version (table
  * schema_version, version 1) so that a later server can migrate it.
  *
- * Errors: an operation returns 0 or one of the DB_* codes; db_open writes one line to err. No
- * message ever holds a password, a password hash or a session token, and nothing here logs.
+ * Errors: an operation returns 0 or one of the DB_* codes; db_open writes one line to err, and
+ * db_error_text() says why the calling thread's last operation failed. No message ever holds a
+ * password, a password hash or a session token, and nothing here logs.
  */
 #ifndef TINYWEB_APP_DB_H
 #define TINYWEB_APP_DB_H
@@ -103,6 +104,15 @@ int db_session_delete(struct db *db, const uint8_t token_hash[32]);
 /* Deletes the sessions expired at now (expires <= now). 0 or DB_ERROR. O(expired) (an index). */
 int db_session_purge(struct db *db, int64_t now);
 
+/* The longest cause db_error_text gives, with its NUL. */
+#define DB_ERROR_TEXT_MAX 200
+
+/* Why the calling thread's last operation that returned DB_ERROR failed, for the error log: one
+ * printable line such as "mysql error 2013: Lost connection to server during query" (bytes
+ * outside printable ASCII become '?'); "" before any failure. Valid until the thread's next
+ * operation. */
+const char *db_error_text(void);
+
 /*
  * For backends only. A backend is one file defining a const struct db_ops; db.c lists them and
  * picks one by the URL's scheme. db.c guarantees that a connection is used by one thread at a
@@ -130,6 +140,8 @@ struct db_ops {
                         struct db_session *out);
     int (*session_delete)(struct db_conn *c, const uint8_t token_hash[32]);
     int (*session_purge)(struct db_conn *c, int64_t now);
+    /* Right after an operation on c returned DB_ERROR: its cause, one line into out. */
+    void (*describe)(struct db_conn *c, char *out, size_t len);
 };
 
 extern const struct db_ops db_sqlite_ops;

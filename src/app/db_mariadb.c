@@ -123,13 +123,21 @@ struct shared {
     bool schema_ok;      /* under lock: the schema was checked (or made) this run */
     int64_t retry_at_ms; /* under lock: no connection attempt before then (monotonic) */
     unsigned backoff_ms; /* under lock: the next failure's wait */
+    char connect_error[DB_ERROR_TEXT_MAX]; /* under lock: why the last connection failed */
 };
 
 struct db_conn {
     struct shared *s;
-    MYSQL *m;                 /* NULL: not connected */
-    MYSQL_STMT *st[ST_COUNT]; /* prepared on first use on m */
+    MYSQL *m;                      /* NULL: not connected */
+    MYSQL_STMT *st[ST_COUNT];      /* prepared on first use on m */
+    char error[DB_ERROR_TEXT_MAX]; /* why the last operation failed (describe) */
 };
+
+/* Records why an operation on c failed: the server's or the library's error number and text. */
+static void set_error(struct db_conn *c, unsigned e, const char *text)
+{
+    snprintf(c->error, sizeof(c->error), "mysql error %u: %s", e, text);
+}
 
 static int64_t now_ms(void)
 {
@@ -494,16 +502,21 @@ static int ensure(struct db_conn *c)
     struct shared *s = c->s;
     pthread_mutex_lock(&s->lock);
     bool wait = now_ms() < s->retry_at_ms;
+    if (wait)
+        snprintf(c->error, sizeof(c->error), "not connected (retrying shortly): %.*s",
+                 (int)sizeof(c->error) - 40, s->connect_error);
     pthread_mutex_unlock(&s->lock);
     if (wait)
         return -1;
-    char err[256];
+    char err[DB_ERROR_TEXT_MAX];
     unsigned e;
     c->m = handle_open(s, &e, err, sizeof(err));
     pthread_mutex_lock(&s->lock);
     if (c->m) {
         s->backoff_ms = BACKOFF_MIN_MS;
     } else {
+        snprintf(s->connect_error, sizeof(s->connect_error), "%s", err);
+        snprintf(c->error, sizeof(c->error), "%s", err);
         s->retry_at_ms = now_ms() + s->backoff_ms;
         s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
     }
@@ -523,10 +536,13 @@ static int execute(struct db_conn *c, int i, MYSQL_BIND *params, MYSQL_STMT **ou
             return -1;
         if (!c->st[i]) {
             MYSQL_STMT *st = mysql_stmt_init(c->m);
-            if (!st)
+            if (!st) {
+                set_error(c, mysql_errno(c->m), mysql_error(c->m));
                 return -1;
+            }
             if (mysql_stmt_prepare(st, statements[i], (unsigned long)strlen(statements[i]))) {
                 unsigned e = mysql_stmt_errno(st);
+                set_error(c, e, mysql_stmt_error(st));
                 mysql_stmt_close(st);
                 /* Nothing ran yet: any statement may be tried again. */
                 if (attempt == 0 && lost(e)) {
@@ -543,6 +559,10 @@ static int execute(struct db_conn *c, int i, MYSQL_BIND *params, MYSQL_STMT **ou
             return 0;
         }
         unsigned e = mysql_stmt_errno(st);
+        set_error(c, e, mysql_stmt_error(st));
+        /* A deadlock rolled the statement back (autocommit): it may run again, whatever it is. */
+        if (attempt == 0 && e == ER_LOCK_DEADLOCK)
+            continue;
         if (!lost(e))
             return e ? (int)e : -1;
         drop(c);
@@ -640,12 +660,18 @@ static void bind_int(MYSQL_BIND *b, int64_t *v)
 
 /* Fetches the one row of st into its bound results: 0, DB_NOTFOUND, or DB_ERROR (also for a
  * value too long for its buffer). Frees the result. */
-static int fetch_one(MYSQL_STMT *st, MYSQL_BIND *results)
+static int fetch_one(struct db_conn *c, MYSQL_STMT *st, MYSQL_BIND *results)
 {
     int ret = DB_ERROR;
     if (mysql_stmt_bind_result(st, results) == 0) {
         int rc = mysql_stmt_fetch(st);
         ret = rc == 0 ? 0 : rc == MYSQL_NO_DATA ? DB_NOTFOUND : DB_ERROR;
+        if (rc == MYSQL_DATA_TRUNCATED)
+            snprintf(c->error, sizeof(c->error), "a stored value longer than its buffer");
+        else if (ret == DB_ERROR)
+            set_error(c, mysql_stmt_errno(st), mysql_stmt_error(st));
+    } else {
+        set_error(c, mysql_stmt_errno(st), mysql_stmt_error(st));
     }
     mysql_stmt_free_result(st);
     return ret;
@@ -683,10 +709,12 @@ static int user_find(struct db_conn *c, const char *name, struct db_user *out)
     r[2].buffer = out->hash;
     r[2].buffer_length = sizeof(out->hash);
     r[2].length = &rhash;
-    int ret = fetch_one(st, r);
+    int ret = fetch_one(c, st, r);
     /* Connector/C NUL-terminates a string that fits with its NUL; the lengths say so. */
-    if (ret == 0 && (rname >= sizeof(out->name) || rhash >= sizeof(out->hash)))
+    if (ret == 0 && (rname >= sizeof(out->name) || rhash >= sizeof(out->hash))) {
+        snprintf(c->error, sizeof(c->error), "a stored name or hash longer than its buffer");
         ret = DB_ERROR;
+    }
     if (ret == 0) {
         out->name[rname] = '\0';
         out->hash[rhash] = '\0';
@@ -744,9 +772,11 @@ static int session_find(struct db_conn *c, const uint8_t token_hash[32], int64_t
     r[1].buffer_length = sizeof(out->name);
     r[1].length = &rname;
     bind_int(&r[2], &out->expires);
-    int ret = fetch_one(st, r);
-    if (ret == 0 && rname >= sizeof(out->name))
+    int ret = fetch_one(c, st, r);
+    if (ret == 0 && rname >= sizeof(out->name)) {
+        snprintf(c->error, sizeof(c->error), "a stored name longer than its buffer");
         ret = DB_ERROR;
+    }
     if (ret == 0)
         out->name[rname] = '\0';
     return ret;
@@ -771,6 +801,11 @@ static int session_purge(struct db_conn *c, int64_t now)
     return execute(c, ST_SESSION_PURGE, p, &st) == 0 ? 0 : DB_ERROR;
 }
 
+static void describe(struct db_conn *c, char *out, size_t len)
+{
+    snprintf(out, len, "%s", c->error);
+}
+
 const struct db_ops db_mariadb_ops = {
     .scheme = "mysql",
     .open = open_shared,
@@ -784,4 +819,5 @@ const struct db_ops db_mariadb_ops = {
     .session_find = session_find,
     .session_delete = session_delete,
     .session_purge = session_purge,
+    .describe = describe,
 };

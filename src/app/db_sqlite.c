@@ -390,6 +390,12 @@ static int session_purge(struct db_conn *c, int64_t now)
     return rc == SQLITE_DONE ? 0 : DB_ERROR;
 }
 
+static void describe(struct db_conn *c, char *out, size_t len)
+{
+    snprintf(out, len, "sqlite error %d: %s", sqlite3_extended_errcode(c->db),
+             sqlite3_errmsg(c->db));
+}
+
 const struct db_ops db_sqlite_ops = {
     .scheme = "sqlite",
     .open = open_shared,
@@ -403,4 +409,5 @@ const struct db_ops db_sqlite_ops = {
     .session_find = session_find,
     .session_delete = session_delete,
     .session_purge = session_purge,
+    .describe = describe,
 };

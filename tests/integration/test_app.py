@@ -64,6 +64,9 @@ BUSY_RE = re.compile(r"\[error\] the worker pool's queue is full \(--worker-queu
 APP_TIMEOUT_RE = re.compile(r'\[error\] the application did not answer within --app-timeout, ')
 # A database that failed (--mysql outage).
 DB_FAILED_RE = re.compile(r'\[error\] .*database')
+# The cause a database failure's log line gives (db_error_text): MariaDB's error or connection.
+DB_CAUSE_RE = re.compile(r'database error: (mysql error \d+: \S|mysql: cannot connect|'
+                         r'not connected \(retrying shortly\): mysql: cannot connect)')
 MARIADB_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'scripts',
                           'mariadb.sh')
 NOT_FOUND_RE = re.compile(r'\[error\] (open\(\) ".*" failed|.*not found).*, client: ')
@@ -1243,6 +1246,12 @@ def test_database_outage(ctx):
     print(f'    503s in {slowest * 1000:.1f} ms at most; database restart {restarted - start:.2f} s,'
           f' logins back {back:.2f} s after it', flush=True)
     s.stop_checked(DB_FAILED_RE)
+    # Each failure's error-log line says why: the client library's error or the refused
+    # connection, never a bare "database error".
+    failed = [line for line in s.stderr().splitlines() if DB_FAILED_RE.search(line)]
+    check(len(failed) >= 4, f'{len(failed)} database failures logged for 4 requests: {failed}')
+    for line in failed:
+        check(DB_CAUSE_RE.search(line), f'a database failure logged without its cause: {line}')
 
 
 # ---------------------------------------------------------------------------------------------

@@ -36,6 +36,82 @@ static void contract_hash_of(int i, uint8_t out[32])
     out[31] = 0xa5;
 }
 
+/* Users: create, find, names compared bytewise, hostile names as data, the length limits (a
+ * DB_ERROR that says why), a new hash. */
+static void contract_users(const struct db_backend *b)
+{
+    struct db *db = b->open(b, 2);
+    int64_t a, bob;
+    struct db_user u;
+    assert_int_equal(db_user_create(db, "alice", "$argon2id$alice", &a), 0);
+    assert_int_equal(db_user_create(db, "bob", "$argon2id$bob", &bob), 0);
+    assert_true(a > 0 && bob > 0 && a != bob);
+    assert_int_equal(db_user_create(db, "alice", "$argon2id$other", NULL), DB_EXISTS);
+    assert_int_equal(db_user_find(db, "alice", &u), 0);
+    assert_int_equal(u.id, a);
+    assert_string_equal(u.name, "alice");
+    assert_string_equal(u.hash, "$argon2id$alice");
+    assert_int_equal(db_user_find(db, "carol", &u), DB_NOTFOUND);
+    /* Bytewise: case, trailing spaces and accents all count. */
+    assert_int_equal(db_user_find(db, "Alice", &u), DB_NOTFOUND);
+    assert_int_equal(db_user_find(db, "alice ", &u), DB_NOTFOUND);
+    assert_int_equal(db_user_create(db, "Alice", "h", NULL), 0);
+    assert_int_equal(db_user_create(db, "alice ", "h", NULL), 0);
+    assert_int_equal(db_user_create(db, "élan", "h", NULL), 0);
+    assert_int_equal(db_user_create(db, "elan", "h", NULL), 0);
+
+    static const char *const hostile[] = {
+        "'; DROP TABLE users; --", "x' OR '1'='1", "\"quoted\"", "a%b_c", "?", "名前", "\\", "😀",
+    };
+    assert_int_equal(db_user_find(db, "x' OR 'a'='a", &u), DB_NOTFOUND);
+    for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+        int64_t id;
+        assert_int_equal(db_user_create(db, hostile[i], "h", &id), 0);
+        assert_int_equal(db_user_find(db, hostile[i], &u), 0);
+        assert_int_equal(u.id, id);
+        assert_string_equal(u.name, hostile[i]);
+    }
+    assert_int_equal(db_user_find(db, "a_b%c", &u), DB_NOTFOUND);
+    assert_int_equal(b->query_int(b, "SELECT count(*) FROM users"), 14);
+
+    char name[DB_NAME_MAX + 2];
+    memset(name, 'n', DB_NAME_MAX);
+    name[DB_NAME_MAX] = '\0';
+    assert_int_equal(db_user_create(db, name, "h", NULL), 0);
+    assert_int_equal(db_user_find(db, name, &u), 0);
+    assert_string_equal(u.name, name);
+    /* 50 four-byte characters: 200 bytes. */
+    char wide[DB_NAME_MAX + 1] = "";
+    for (int i = 0; i < 50; i++)
+        strcat(wide, "😀");
+    assert_int_equal(db_user_create(db, wide, "h", NULL), 0);
+    assert_int_equal(db_user_find(db, wide, &u), 0);
+    assert_string_equal(u.name, wide);
+    name[DB_NAME_MAX] = 'n';
+    name[DB_NAME_MAX + 1] = '\0';
+    assert_int_equal(db_user_create(db, name, "h", NULL), DB_ERROR);
+    assert_non_null(strstr(db_error_text(), "wrong length"));
+    assert_int_equal(db_user_find(db, name, &u), DB_NOTFOUND);
+    char hash[DB_HASH_MAX + 1];
+    memset(hash, 'h', DB_HASH_MAX);
+    hash[DB_HASH_MAX] = '\0';
+    assert_int_equal(db_user_create(db, "longhash", hash, NULL), DB_ERROR);
+    assert_int_equal(db_user_create(db, "", "h", NULL), DB_ERROR);
+    assert_int_equal(db_user_find(db, "", &u), DB_NOTFOUND);
+    hash[DB_HASH_MAX - 1] = '\0';
+    assert_int_equal(db_user_create(db, "longhash", hash, NULL), 0);
+    assert_int_equal(db_user_find(db, "longhash", &u), 0);
+    assert_string_equal(u.hash, hash);
+
+    /* A new hash; the same one again is not "not found". */
+    assert_int_equal(db_user_set_hash(db, a, "$argon2id$new"), 0);
+    assert_int_equal(db_user_set_hash(db, a, "$argon2id$new"), 0);
+    assert_int_equal(db_user_find(db, "alice", &u), 0);
+    assert_string_equal(u.hash, "$argon2id$new");
+    assert_int_equal(db_user_set_hash(db, a + 1000, "h"), DB_NOTFOUND);
+    db_close(db);
+}
+
 static void contract_sessions(const struct db_backend *b)
 {
     struct db *db = b->open(b, 2);

@@ -203,65 +203,6 @@ static void test_schema(void **state)
     assert_int_equal(raw_int(f, "SELECT version FROM schema_version"), 2);
 }
 
-static void test_users(void **state)
-{
-    struct fixture *f = *state;
-    struct db *db = open_ok(f, 2);
-    int64_t a, b;
-    struct db_user u;
-    assert_int_equal(db_user_create(db, "alice", "$argon2id$alice", &a), 0);
-    assert_int_equal(db_user_create(db, "bob", "$argon2id$bob", &b), 0);
-    assert_true(a > 0 && b > 0 && a != b);
-    assert_int_equal(db_user_create(db, "alice", "$argon2id$other", NULL), DB_EXISTS);
-
-    assert_int_equal(db_user_find(db, "alice", &u), 0);
-    assert_int_equal(u.id, a);
-    assert_string_equal(u.name, "alice");
-    assert_string_equal(u.hash, "$argon2id$alice");
-    assert_int_equal(db_user_find(db, "carol", &u), DB_NOTFOUND);
-    /* Names compare bytewise: case matters. */
-    assert_int_equal(db_user_find(db, "Alice", &u), DB_NOTFOUND);
-    assert_int_equal(db_user_create(db, "Alice", "h", NULL), 0);
-
-    /* Hostile names are data, stored and found as they are. */
-    static const char *const hostile[] = {
-        "'; DROP TABLE users; --", "x' OR '1'='1", "\"quoted\"", "a%b_c", "?1", "名前", "\\",
-    };
-    assert_int_equal(db_user_find(db, "x' OR 'a'='a", &u), DB_NOTFOUND);
-    for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
-        int64_t id;
-        assert_int_equal(db_user_create(db, hostile[i], "h", &id), 0);
-        assert_int_equal(db_user_find(db, hostile[i], &u), 0);
-        assert_int_equal(u.id, id);
-        assert_string_equal(u.name, hostile[i]);
-    }
-    assert_int_equal(db_user_find(db, "a_b%c", &u), DB_NOTFOUND);
-    assert_int_equal(raw_int(f, "SELECT count(*) FROM users"), 10);
-
-    /* Lengths: DB_NAME_MAX bytes fit, one more does not (and cannot exist). */
-    char name[DB_NAME_MAX + 2];
-    memset(name, 'n', DB_NAME_MAX);
-    name[DB_NAME_MAX] = '\0';
-    assert_int_equal(db_user_create(db, name, "h", NULL), 0);
-    assert_int_equal(db_user_find(db, name, &u), 0);
-    assert_string_equal(u.name, name);
-    name[DB_NAME_MAX] = 'n';
-    name[DB_NAME_MAX + 1] = '\0';
-    assert_int_equal(db_user_create(db, name, "h", NULL), DB_ERROR);
-    assert_int_equal(db_user_find(db, name, &u), DB_NOTFOUND);
-    assert_int_equal(db_user_create(db, "", "h", NULL), DB_ERROR);
-    assert_int_equal(db_user_find(db, "", &u), DB_NOTFOUND);
-    char hash[DB_HASH_MAX + 1];
-    memset(hash, 'h', DB_HASH_MAX);
-    hash[DB_HASH_MAX] = '\0';
-    assert_int_equal(db_user_create(db, "longhash", hash, NULL), DB_ERROR);
-    hash[DB_HASH_MAX - 1] = '\0';
-    assert_int_equal(db_user_create(db, "longhash", hash, NULL), 0);
-    assert_int_equal(db_user_find(db, "longhash", &u), 0);
-    assert_string_equal(u.hash, hash);
-    db_close(db);
-}
-
 /* The shared contract (db_contract.h) on a SQLite file of the fixture's. */
 static struct db *backend_open(const struct db_backend *b, unsigned n)
 {
@@ -289,6 +230,12 @@ static struct db_backend sqlite_backend(const struct fixture *f)
         .writes = 60,
         .ctx = f,
     };
+}
+
+static void test_users(void **state)
+{
+    struct db_backend b = sqlite_backend(*state);
+    contract_users(&b);
 }
 
 static void test_sessions(void **state)
