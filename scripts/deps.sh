@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [build|echo|format|test|bench|fuzz]
 #   build:  what building and serving need (make build, make run): compiler, cmake, python3,
 #           pkg-config, libsodium, SQLite and MariaDB Connector/C (the application: passwords,
-#           the database)
+#           the database), OpenSSL 3 (HTTPS) and its CLI (make run's self-signed certificate)
 #   echo:   build + nc (netcat-openbsd), to talk to idle_echo (make run-echo)
 #   format: clang-format (make format, make format-check)
 #   test:   build + cmocka (unit tests), curl, clang-format, wrk and valgrind (stress tests),
@@ -20,7 +20,8 @@
 # As root it runs apt-get; otherwise it prints the exact command and exits 1.
 set -euo pipefail
 
-build=(gcc libc6-dev make cmake python3 pkg-config libsodium-dev libsqlite3-dev libmariadb-dev)
+build=(gcc libc6-dev make cmake python3 pkg-config libsodium-dev libsqlite3-dev libmariadb-dev
+  libssl-dev openssl)
 case "${1:-build}" in
 build) want=("${build[@]}") ;;
 echo) want=("${build[@]}" netcat-openbsd) ;;

@@ -19,6 +19,7 @@
 
 #include "core/tick.h"
 #include "core/units.h"
+#include "net/tls.h"
 
 #define DAY_MS         (24u * 3600 * 1000)
 #define LINE_MAX_BYTES 4096
@@ -126,7 +127,7 @@ static int parse_listen(const char *s, struct listen_addr *out)
     return 0;
 }
 
-static int set_listen(struct config *cfg, const char *s, char *why, size_t len)
+static int add_listen(struct config *cfg, const char *s, bool tls, char *why, size_t len)
 {
     struct listen_addr a;
     if (parse_listen(s, &a) != 0) {
@@ -139,7 +140,43 @@ static int set_listen(struct config *cfg, const char *s, char *why, size_t len)
         snprintf(why, len, "more than %d listen addresses", CONFIG_LISTEN_MAX);
         return -EINVAL;
     }
+    a.tls = tls;
     cfg->listens[cfg->nlisten++] = a;
+    return 0;
+}
+
+static int set_listen(struct config *cfg, const char *s, char *why, size_t len)
+{
+    return add_listen(cfg, s, false, why, len);
+}
+
+static int set_listen_tls(struct config *cfg, const char *s, char *why, size_t len)
+{
+    return add_listen(cfg, s, true, why, len);
+}
+
+/* "TLSv1.2,TLSv1.3", either alone, in any order. */
+static int set_tls_protocols(struct config *cfg, const char *s, char *why, size_t len)
+{
+    bool v12 = false, v13 = false;
+    const char *p = s;
+    while (*p) {
+        size_t n = strcspn(p, ", ");
+        if (n == 7 && strncmp(p, "TLSv1.2", 7) == 0)
+            v12 = true;
+        else if (n == 7 && strncmp(p, "TLSv1.3", 7) == 0)
+            v13 = true;
+        else if (n > 0)
+            break;
+        p += n;
+        p += strspn(p, ", ");
+    }
+    if (*p || (!v12 && !v13)) {
+        snprintf(why, len, "expected TLSv1.2, TLSv1.3 or both, comma-separated");
+        return -EINVAL;
+    }
+    cfg->tls12 = v12;
+    cfg->tls13 = v13;
     return 0;
 }
 
@@ -291,6 +328,38 @@ static const struct opt_def opts[] = {
     {"listen", 0, "ADDR[:PORT]",
      "address to listen on, e.g. 0.0.0.0:9006, 127.0.0.1:80, [::1]:8080; repeat it for more",
      "0.0.0.0:9006", K_CUSTOM, 0, FIELD(listens), 0, 0, set_listen, NULL},
+    {"listen-tls", 0, "ADDR[:PORT]",
+     "address to serve HTTPS on, e.g. 0.0.0.0:9443; repeat it for more; with --listen, both "
+     "(needs --tls-cert and --tls-key)",
+     NULL, K_CUSTOM, 0, FIELD(listens), 0, 0, set_listen_tls, NULL},
+    {"tls-cert", 0, "FILE",
+     "the TLS certificate, PEM, followed by its chain (RSA or ECDSA); read again on reload", NULL,
+     K_STRING, F_RELOAD, FIELD(tls_cert), 0, 0, NULL, NULL},
+    {"tls-key", 0, "FILE", "the certificate's private key, PEM; read again on reload", NULL,
+     K_STRING, F_RELOAD, FIELD(tls_key), 0, 0, NULL, NULL},
+    {"tls-protocols", 0, "LIST", "TLS versions offered: TLSv1.2, TLSv1.3 or both",
+     "TLSv1.2,TLSv1.3", K_CUSTOM, F_RELOAD, FIELD(tls12), 0, 0, set_tls_protocols, NULL},
+    {"tls-ciphers", 0, "LIST",
+     "TLS 1.2 ciphers in OpenSSL's syntax, the server's order preferred; intermediate is "
+     "Mozilla's intermediate list",
+     "intermediate", K_STRING, F_RELOAD, FIELD(tls_ciphers), 0, 0, NULL, NULL},
+    {"tls-ciphersuites", 0, "LIST", "TLS 1.3 cipher suites", TLS_DEFAULT_CIPHERSUITES, K_STRING,
+     F_RELOAD, FIELD(tls_ciphersuites), 0, 0, NULL, NULL},
+    {"tls-session-cache", 0, "N",
+     "TLS sessions kept by the server for resumption by session id (0: off; tickets resume "
+     "without it)",
+     "0", K_UINT, F_RELOAD, FIELD(tls_session_cache), 0, 10000000, NULL,
+     "expected 0 to 10000000 sessions"},
+    {"tls-ticket-rotate", 0, "DURATION",
+     "session tickets: a new key this often, the previous one accepted one period more "
+     "(0: no tickets)",
+     "1h", K_DURATION, F_RELOAD, FIELD(tls_ticket_rotate_ms), 0, DAY_MS, NULL, NULL},
+    {"hsts", 0, "SECONDS", "Strict-Transport-Security: max-age=SECONDS on HTTPS responses (0: off)",
+     "0", K_UINT, F_RELOAD, FIELD(hsts_s), 0, 100000000, NULL, "expected 0 to 100000000 seconds"},
+    {"redirect-https", 0, "0|1",
+     "1: plain listeners answer every request with 301 to the same URL on the first "
+     "--listen-tls port",
+     "0", K_FLAG, F_RELOAD, FIELD(redirect_https), 0, 1, NULL, NULL},
     {"timer", 0, "fifo|list",
      "timer container: fifo, O(1) per activity; list, the seeds' sorted list", "fifo", K_CUSTOM, 0,
      FIELD(timer), 0, 0, set_timer, NULL},
@@ -606,6 +675,11 @@ static void set_defaults(struct config *cfg)
         .pwhash_ops = 2,
         .pwhash_mem = 64 * 1024 * 1024,
         .login_failures = 5,
+        .tls12 = true,
+        .tls13 = true,
+        .tls_ciphers = "intermediate",
+        .tls_ciphersuites = TLS_DEFAULT_CIPHERSUITES,
+        .tls_ticket_rotate_ms = 3600 * 1000,
     };
     snprintf(cfg->port, sizeof(cfg->port), "9006");
     char why[160];
@@ -691,7 +765,7 @@ static int read_file(struct config *cfg, const char *path, FILE *err)
             break;
         }
         /* The file's listen lines make the list: the default address is replaced. */
-        if (d->parse == set_listen && !listen_seen) {
+        if ((d->parse == set_listen || d->parse == set_listen_tls) && !listen_seen) {
             cfg->nlisten = 0;
             listen_seen = true;
         }
@@ -724,6 +798,15 @@ static int validate(struct config *cfg, FILE *err)
         return bad(err, "--tick", "alarm", "SIGALRM is process-wide: it needs -t 1");
     if (cfg->metrics && !cfg->status)
         return bad(err, "--metrics", cfg->metrics, "needs --status");
+    bool tls = false;
+    for (int i = 0; i < cfg->nlisten; i++)
+        tls |= cfg->listens[i].tls;
+    if (tls && !cfg->tls_cert)
+        return bad(err, "--listen-tls", "", "needs --tls-cert and --tls-key");
+    if (tls && !cfg->tls_key)
+        return bad(err, "--tls-cert", cfg->tls_cert, "needs --tls-key too");
+    if (cfg->redirect_https && !tls)
+        return bad(err, "--redirect-https", "1", "needs a --listen-tls address to redirect to");
     if (cfg->max_uri_bytes > cfg->max_header_bytes)
         fprintf(err, "tinyweb: note: --max-uri-bytes is above --max-header-bytes; a request "
                      "head can never be longer than --max-header-bytes\n");
@@ -849,7 +932,7 @@ int config_parse(struct config *cfg, int argc, char **argv, FILE *err)
             }
             if (pass == 0)
                 continue;
-            if (d->parse == set_listen && !listen_cleared) {
+            if ((d->parse == set_listen || d->parse == set_listen_tls) && !listen_cleared) {
                 cfg->nlisten = 0;
                 listen_cleared = true;
             }
@@ -888,12 +971,16 @@ static bool same_value(const struct opt_def *d, const struct config *a, const st
         const char *s = *(const char *const *)x, *u = *(const char *const *)y;
         return s == u || (s && u && strcmp(s, u) == 0);
     }
+    /* One list for both: the listen row compares it, TLS flags included. */
+    if (d->parse == set_listen_tls)
+        return true;
     if (d->parse == set_listen) {
         if (a->nlisten != b->nlisten)
             return false;
         for (int i = 0; i < a->nlisten; i++)
             if (strcmp(a->listens[i].host, b->listens[i].host) != 0 ||
-                strcmp(a->listens[i].port, b->listens[i].port) != 0)
+                strcmp(a->listens[i].port, b->listens[i].port) != 0 ||
+                a->listens[i].tls != b->listens[i].tls)
                 return false;
         return true;
     }

@@ -27,6 +27,7 @@
 struct listen_addr {
     char host[64]; /* numeric IPv4 or IPv6 address */
     char port[8];  /* decimal; "0" picks a free port; "" until config_parse() fills it from -p */
+    bool tls;      /* --listen-tls: HTTPS */
 };
 
 struct config {
@@ -60,6 +61,16 @@ struct config {
     struct cidr_list status_allow; /* --status-allow: who may read them */
     const char *health;            /* --health PATH, or NULL */
     uint64_t drain_delay_ms;       /* --drain-delay: serving on, closing, after a stop signal */
+
+    /* HTTPS (src/net/tls.c): on the --listen-tls addresses. */
+    const char *tls_cert, *tls_key; /* PEM files, read at start and at each reload */
+    bool tls12, tls13;              /* --tls-protocols */
+    const char *tls_ciphers;        /* TLS 1.2 */
+    const char *tls_ciphersuites;   /* TLS 1.3 */
+    uint64_t tls_session_cache;     /* entries; 0: off */
+    uint64_t tls_ticket_rotate_ms;  /* 0: no session tickets */
+    uint64_t hsts_s;                /* --hsts: Strict-Transport-Security max-age; 0: off */
+    bool redirect_https;            /* plain listeners answer 301 to the TLS one */
 
     /* The application (register, log in, sessions: src/app/): on with --db. */
     const char *db;          /* --db URL ("sqlite:PATH"), or NULL: no application */

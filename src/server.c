@@ -35,6 +35,7 @@
 #include "http/http_conn.h"
 #include "http/http_route.h"
 #include "net/listener.h"
+#include "net/tls.h"
 
 /* How long a client may keep sending after our last response before we close (nginx's
  * lingering_timeout). */
@@ -84,6 +85,8 @@ struct generation {
     struct generation *retired_next; /* retired but maybe still read (a loop did not answer) */
     struct http_routes routes;       /* the settings' handler table */
     struct status *status;           /* --status, or NULL */
+    struct tls_ctx *tls;             /* the TLS listeners' context (cert read now), or NULL */
+    char hsts[32];                   /* "max-age=N" (--hsts) */
 };
 
 struct server {
@@ -111,7 +114,8 @@ struct server {
     struct pool *pool;                       /* blocking work of the application (--db), or NULL */
     struct app *app;                         /* --db, or NULL */
     uint64_t started_ns;                     /* CLOCK_MONOTONIC at start, for uptime */
-    double started_epoch;                    /* the same moment in Unix time */
+    char https_port[8];   /* the first TLS listener's port, for --redirect-https */
+    double started_epoch; /* the same moment in Unix time */
 };
 
 static void worker_stop(struct worker *w)
@@ -615,7 +619,7 @@ static void on_signal(int signo, void *ctx)
 static void on_accept(struct listener *l, int fd, const struct sockaddr *peer, socklen_t len)
 {
     struct worker *w = l->data;
-    http_loop_accept(&w->http, fd, peer, len);
+    http_loop_accept(&w->http, fd, peer, len, l->tls);
 }
 
 /* ports[i]: the port of listen address i ("0" until the first loop's listener picked one). */
@@ -651,6 +655,7 @@ static int worker_open(struct server *srv, struct worker *w, char (*ports)[8], c
             break;
         w->nlisteners++;
         l->data = w;
+        l->tls = cfg->listens[i].tls;
         snprintf(ports[i], sizeof(ports[i]), "%u", l->port);
     }
     /* nginx's `deferred` uses 1 s too: long enough for any client that sends its request at
@@ -831,6 +836,7 @@ static void generation_free(struct generation *g, const struct generation *keep)
     if (g->root_fd >= 0)
         close(g->root_fd);
     status_free(g->status);
+    tls_ctx_free(g->tls);
     config_free(&g->cfg);
     free(g);
 }
@@ -948,9 +954,38 @@ static void settings_init(struct generation *g)
     /* The application's default templates are beneath the root: their raw text is not a page. */
     s->hidden_dir = cfg->db && !cfg->templates ? "templates" : NULL;
     s->generation = g->number;
+    s->tls = g->tls;
+    if (cfg->hsts_s) {
+        snprintf(g->hsts, sizeof(g->hsts), "max-age=%llu", (unsigned long long)cfg->hsts_s);
+        s->hsts = g->hsts;
+    }
     /* Static files answer everything; --status adds its routes once the registry exists. */
     http_routes_init(&g->routes, http_static_handler, NULL, HTTP_METHODS_READ);
     s->routes = &g->routes;
+}
+
+/* The TLS context of g's listeners, its certificate and key read now (at start, and again at
+ * each reload: a renewed certificate is picked up, a bad one refused). 0, or -1 and err. */
+static int tls_setup(struct generation *g, char *err, size_t errlen)
+{
+    const struct config *cfg = &g->cfg;
+    bool any = false;
+    for (int i = 0; i < cfg->nlisten; i++)
+        any |= cfg->listens[i].tls;
+    if (!any)
+        return 0;
+    struct tls_config tc = {
+        .cert = cfg->tls_cert,
+        .key = cfg->tls_key,
+        .tls12 = cfg->tls12,
+        .tls13 = cfg->tls13,
+        .ciphers = cfg->tls_ciphers,
+        .ciphersuites = cfg->tls_ciphersuites,
+        .session_cache = cfg->tls_session_cache,
+        .ticket_rotate_ms = cfg->tls_ticket_rotate_ms,
+    };
+    g->tls = tls_ctx_new(&tc, err, errlen);
+    return g->tls ? 0 : -1;
 }
 
 /*
@@ -975,9 +1010,14 @@ static struct generation *generation_new(int argc, char **argv, const struct gen
         return NULL;
     }
     *exit_code = 1;
+    char msg[512];
+    if (tls_setup(g, msg, sizeof(msg)) != 0) {
+        fprintf(err, "tinyweb: %s\n", msg);
+        generation_free(g, prev);
+        return NULL;
+    }
     if (g->cfg.test_only)
         return g;
-    char msg[512];
     g->root_fd = open(g->cfg.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (g->root_fd < 0) {
         fprintf(err, "tinyweb: cannot read the root %s: %s\n", g->cfg.root, strerror(errno));
@@ -1048,6 +1088,7 @@ static void reload(struct server *srv)
         return;
     }
     share_fds(srv, &g->settings, g->cfg.max_connections);
+    g->settings.https_port = g->cfg.redirect_https ? srv->https_port : NULL;
     /* The loops switch to g at their next wake-up (at once when this is the only loop). */
     /* The counters first: a loop that takes next adds to this round's. And /status reads the
      * live generation: before any loop can switch, so a switched loop never reads cur, which
@@ -1152,8 +1193,9 @@ static void format_addresses(const struct config *cfg, char (*ports)[8], char *o
     for (int i = 0; i < cfg->nlisten && used < len; i++) {
         const char *host = cfg->listens[i].host;
         bool v6 = strchr(host, ':') != NULL;
-        int w = snprintf(out + used, len - used, "%shttp://%s%s%s:%s/", i ? ", " : "",
-                         v6 ? "[" : "", host, v6 ? "]" : "", ports[i]);
+        int w =
+            snprintf(out + used, len - used, "%shttp%s://%s%s%s:%s/", i ? ", " : "",
+                     cfg->listens[i].tls ? "s" : "", v6 ? "[" : "", host, v6 ? "]" : "", ports[i]);
         used += w > 0 ? (size_t)w : 0;
     }
 }
@@ -1212,6 +1254,10 @@ int server_main(int argc, char **argv)
     }
     if (srv.nworkers > 1 && check_sole_listeners(&srv, err, sizeof(err)) != 0)
         goto out;
+    for (int i = cfg->nlisten - 1; i >= 0; i--)
+        if (cfg->listens[i].tls)
+            snprintf(srv.https_port, sizeof(srv.https_port), "%s", ports[i]);
+    g->settings.https_port = cfg->redirect_https ? srv.https_port : NULL;
     if (stats_setup(&srv) != 0) {
         fprintf(stderr, "tinyweb: out of memory\n");
         goto out;

@@ -154,6 +154,7 @@ struct app_job {
     uint64_t now_ms; /* the loop's clock when the request came */
     bool registered; /* the login form after a registration (?registered) */
     bool has_token;
+    bool secure; /* over TLS: the cookie gets Secure */
     uint8_t token_hash[32];
     char user[DB_NAME_MAX + 1];
     char password[PASSWORD_MAX + 1];
@@ -216,14 +217,15 @@ static void answer_db_failed(struct app_job *j, const char *what)
 static void set_session_cookie(struct app_job *j, const char *token, uint64_t ttl_s)
 {
     snprintf(j->cookie, sizeof(j->cookie),
-             COOKIE_NAME "=%s; Path=/; Max-Age=%llu; HttpOnly; SameSite=Lax", token,
-             (unsigned long long)ttl_s);
+             COOKIE_NAME "=%s; Path=/; Max-Age=%llu; HttpOnly; SameSite=Lax%s", token,
+             (unsigned long long)ttl_s, j->secure ? "; Secure" : "");
 }
 
 static void clear_session_cookie(struct app_job *j)
 {
     snprintf(j->cookie, sizeof(j->cookie),
-             COOKIE_NAME "=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax");
+             COOKIE_NAME "=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax%s",
+             j->secure ? "; Secure" : "");
 }
 
 /* ---- The work ---- */
@@ -759,6 +761,7 @@ static int handle(struct http_exchange *x, const struct http_request *req, void 
     j->act = rc->route->act;
     j->page = rc->route->page;
     j->now_ms = http_exchange_now(x);
+    j->secure = http_exchange_secure(x);
     j->has_token = read_token(req, j->token_hash);
     j->registered = req->query.len == 10 && memcmp(req->query.p, "registered", 10) == 0;
     /* The throttle's key: only a login needs it (an inet_ntop the other pages are spared). */

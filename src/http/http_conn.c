@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/defs.h"
@@ -20,6 +21,7 @@
 #include "http/http_response.h"
 #include "http/http_route.h"
 #include "http/http_static.h"
+#include "net/tls.h"
 
 /*
  * The access-log line of the response in flight, written when the response ends or the
@@ -276,6 +278,7 @@ static struct http_head head_for(struct http_conn *hc, int status)
         .http10 = hc->http10,
         .date = date_now(loop_of(hc)),
         .content_length = -1,
+        .hsts = hc->conn.tls ? loop_of(hc)->settings->hsts : NULL,
     };
 }
 
@@ -434,6 +437,77 @@ respond_routed(struct http_conn *hc, const struct http_request *req, struct http
     return rc;
 }
 
+/* Whether s[0, n) may stand as the host of a redirect target: a name or an address literal. */
+static bool host_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 255)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '[' || ch == ']' ||
+                  ch == ':';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/*
+ * --redirect-https, on a plain listener: 301 to the same target on the TLS port, as nginx's
+ * "return 301 https://$host$request_uri": the host of the request (its Host field without the
+ * port) or, without one, the address the client reached.
+ */
+static __attribute__((noinline)) int respond_https_redirect(struct http_conn *hc,
+                                                            const struct http_request *req)
+{
+    struct http_loop *h = loop_of(hc);
+    const char *host = req->host.p;
+    size_t hlen = host ? req->host.len : 0;
+    if (hlen && host[0] == '[') {
+        const char *end = memchr(host, ']', hlen);
+        hlen = end ? (size_t)(end - host) + 1 : 0;
+    } else if (hlen) {
+        const char *colon = memchr(host, ':', hlen);
+        if (colon)
+            hlen = (size_t)(colon - host);
+    }
+    char local[INET6_ADDRSTRLEN + 2];
+    if (!host_ok(host, hlen)) {
+        union conn_addr a;
+        socklen_t alen = sizeof(a);
+        char text[INET6_ADDRSTRLEN] = "localhost";
+        bool v6 = false;
+        if (getsockname(hc->conn.io.fd, &a.sa, &alen) == 0) {
+            v6 = a.sa.sa_family == AF_INET6;
+            const void *bytes = v6 ? (const void *)&a.in6.sin6_addr : (const void *)&a.in.sin_addr;
+            if (!inet_ntop(a.sa.sa_family, bytes, text, sizeof(text)))
+                snprintf(text, sizeof(text), "localhost");
+        }
+        snprintf(local, sizeof(local), v6 ? "[%s]" : "%s", text);
+        host = local;
+        hlen = strlen(local);
+    }
+    const char *port = h->settings->https_port;
+    bool default_port = strcmp(port, "443") == 0;
+    bool origin = req->path.len > 0 && req->path.p[0] == '/';
+    int n =
+        snprintf(h->scratch, h->scratch_len, "https://%.*s%s%s%.*s%s%.*s", (int)hlen, host,
+                 default_port ? "" : ":", default_port ? "" : port, origin ? (int)req->path.len : 1,
+                 origin ? req->path.p : "/", req->query.len ? "?" : "", (int)req->query.len,
+                 req->query.len ? req->query.p : "");
+    if (n < 0 || (size_t)n >= h->scratch_len)
+        return respond_error(hc, req, 414, req->method == HTTP_HEAD, NULL, NULL);
+    char page[512];
+    size_t len = http_error_page(page, sizeof(page), 301);
+    struct http_head head = head_for(hc, 301);
+    head.content_type = "text/html; charset=utf-8";
+    head.content_length = (int64_t)len;
+    head.location = h->scratch;
+    begin_response(hc, req, 301);
+    return queue_head(hc, &head, page, req->method == HTTP_HEAD ? 0 : len);
+}
+
 /* The response to a complete request (its body, if any, already read): the route table picks
  * its handler. Static files, the catch-all, are called directly, and this is inlined: with no
  * route for the path, that costs about 10 instructions more per request than the direct call
@@ -442,6 +516,8 @@ static inline __attribute__((always_inline)) int respond(struct http_conn *hc,
                                                          const struct http_request *req)
 {
     const struct http_routes *routes = loop_of(hc)->settings->routes;
+    if (__builtin_expect(loop_of(hc)->settings->https_port != NULL, 0) && !hc->conn.tls)
+        return respond_https_redirect(hc, req);
     if (!routes)
         routes = &static_only;
     struct http_match m = http_routes_match(routes, req->path.p, req->path.len, req->method);
@@ -482,6 +558,11 @@ struct pool_port *http_exchange_port(const struct http_exchange *x)
 uint64_t http_exchange_now(const struct http_exchange *x)
 {
     return loop_now(loop_of(x->hc)->loop);
+}
+
+bool http_exchange_secure(const struct http_exchange *x)
+{
+    return x->hc->conn.tls != NULL;
 }
 
 int http_suspend(struct http_exchange *x, struct http_wait *w)
@@ -618,12 +699,15 @@ static enum step on_head(struct http_conn *hc)
     if (keep && req.has_content_length && req.content_length > keep)
         return reject(hc, &req, 413);
     if (keep) {
-        /* A client that waits for "100 Continue" is told to go on (best effort: on a fresh
-         * socket the 25 bytes fit; if not, it sends after its own wait, RFC 9110 §10.1.1). */
+        /* A client that waits for "100 Continue" is told to go on; what the socket does not
+         * take at once is queued and sent as the body is read (on_writable). */
         if (req.expect_continue && !conn_pending(&hc->conn)) {
             static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            ssize_t n = send(hc->conn.io.fd, go_on, sizeof(go_on) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-            (void)n;
+            int rc = conn_send(&hc->conn, go_on, sizeof(go_on) - 1);
+            if (rc != 0) {
+                conn_close(&hc->conn, rc == -EPIPE || rc == -ECONNRESET ? CLOSE_PEER : CLOSE_ERROR);
+                return STEP_CLOSED;
+            }
         }
         return start_body(hc, &req, true, keep);
     }
@@ -738,7 +822,7 @@ static void set_nodelay(struct http_conn *hc)
 static enum step start_linger(struct http_conn *hc)
 {
     set_phase(hc, PHASE_LINGER);
-    shutdown(hc->conn.io.fd, SHUT_WR);
+    conn_shutdown_write(&hc->conn);
     conn_release_in(&hc->conn);
     conn_arm(&hc->conn, HTTP_TIMEOUT_LINGER);
     return conn_pause_read(&hc->conn, false) == 0
@@ -836,6 +920,37 @@ static enum step process(struct http_conn *hc)
     }
 }
 
+/*
+ * Plain HTTP came to a TLS port: nginx's 400 "The plain HTTP request was sent to HTTPS port",
+ * in clear, and the connection closes. The rest of the request is read and dropped first, so
+ * that closing does not reset the connection before the client reads the answer.
+ */
+static void plain_http_on_tls(struct http_conn *hc)
+{
+    struct conn *c = &hc->conn;
+    static const char page[] =
+        "<!DOCTYPE html>\n<html><head><title>400 The plain HTTP request was sent to HTTPS port"
+        "</title></head>\n<body><h1>400 Bad Request</h1>\n<p>The plain HTTP request was sent to "
+        "HTTPS port</p><hr><p>tinyweb</p></body></html>\n";
+    char head[HTTP_HEAD_MAX];
+    struct http_head h = head_for(hc, 400);
+    h.keep_alive = false;
+    h.hsts = NULL;
+    h.content_type = "text/html; charset=utf-8";
+    h.content_length = (int64_t)(sizeof(page) - 1);
+    size_t n = http_head_write(head, sizeof(head), &h);
+    char drop[4096];
+    for (int i = 0; i < 16 && recv(c->io.fd, drop, sizeof(drop), MSG_DONTWAIT) > 0; i++)
+        ;
+    struct iovec iov[2] = {{head, n}, {(char *)page, sizeof(page) - 1}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+    ssize_t w = sendmsg(c->io.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)w;
+    counter_add(&loop_of(hc)->stats.responses[4], 1);
+    shutdown(c->io.fd, SHUT_WR);
+    conn_close(c, CLOSE_DONE);
+}
+
 /* Reads and answers what the socket holds. STEP_CLOSED when the connection is gone. */
 static enum step read_and_process(struct http_conn *hc)
 {
@@ -850,6 +965,10 @@ static enum step read_and_process(struct http_conn *hc)
         ssize_t n = conn_read(c);
         if (n == -EAGAIN)
             return STEP_WAIT;
+        if (n == TLS_ERR_PLAIN_HTTP) {
+            plain_http_on_tls(hc);
+            return STEP_CLOSED;
+        }
         if (n <= 0) {
             /* EOF while lingering is the goal; elsewhere the client left or failed. */
             conn_close(c, hc->phase == PHASE_LINGER ? CLOSE_DONE
@@ -871,9 +990,21 @@ static void on_readable(struct conn *c)
 
 static void on_writable(struct conn *c)
 {
+    struct http_conn *hc = (struct http_conn *)c;
+    if (hc->phase != PHASE_SEND) {
+        /* A 100 Continue the socket did not take at once: sent now, and the body read on. */
+        int rc = conn_flush(c, NULL);
+        if (rc != 0 && rc != -EAGAIN) {
+            conn_close(c, rc == -EPIPE || rc == -ECONNRESET ? CLOSE_PEER : CLOSE_ERROR);
+            return;
+        }
+        if (!c->read_paused)
+            read_and_process(hc);
+        return;
+    }
     /* When the response completes, reading resumes through epoll_ctl(MOD), which reports bytes
      * that arrived meanwhile, in edge-triggered mode too. */
-    process((struct http_conn *)c);
+    process(hc);
 }
 
 int http_resume(struct http_wait *w, http_handler_fn answer, void *ctx)
@@ -1089,7 +1220,8 @@ static void log_refused(struct http_loop *h, bool full)
     h->refused_unlogged = 0;
 }
 
-void http_loop_accept(struct http_loop *h, int fd, const struct sockaddr *peer, socklen_t len)
+void http_loop_accept(struct http_loop *h, int fd, const struct sockaddr *peer, socklen_t len,
+                      bool tls)
 {
     /* The accepted socket, and file_fds left to files, so that a loop full of connections
      * still finds fds to send some of them their files: it keeps making progress. */
@@ -1097,9 +1229,12 @@ void http_loop_accept(struct http_loop *h, int fd, const struct sockaddr *peer, 
     if (h->draining || full || fds_over(h, 1 + h->settings->file_fds)) {
         static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nServer: tinyweb\r\n"
                                    "Content-Length: 0\r\nConnection: close\r\n\r\n";
-        /* Best effort: a fresh socket's buffer takes it whole, or the client sees a close. */
-        ssize_t n = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-        (void)n;
+        /* Best effort: a fresh socket's buffer takes it whole, or the client sees a close. A
+         * TLS client, which cannot read a plain answer, sees the close. */
+        if (!tls) {
+            ssize_t n = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)n;
+        }
         close(fd);
         counter_add(&h->stats.rejected, 1);
         if (!h->draining)
@@ -1111,7 +1246,12 @@ void http_loop_accept(struct http_loop *h, int fd, const struct sockaddr *peer, 
         return;
     /* A fresh connection is zeroed: phase 0 is PHASE_HEAD, counted here. */
     counter_add(&h->stats.phases[PHASE_HEAD], 1);
+    /* Over TLS the handshake runs in the first reads: the header timeout covers it. */
     conn_arm(c, HTTP_TIMEOUT_HEADER);
+    if (tls && (!h->settings->tls || conn_start_tls(c, h->settings->tls) != 0)) {
+        conn_close(c, CLOSE_ERROR);
+        return;
+    }
     /* The request usually came with the connection: answer it before the socket joins epoll,
      * so a one-request connection costs no epoll_ctl at all (an empty socket costs one recv). */
     if (read_and_process((struct http_conn *)c) != STEP_CLOSED && conn_register(c) != 0)

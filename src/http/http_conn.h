@@ -56,6 +56,9 @@ struct http_settings {
     const char *root_path;  /* --root as given, for error-log lines */
     const char *hidden_dir; /* beneath the root, not served (the templates); NULL: none */
     bool log_not_found;     /* --log-not-found: 404s in the error log too */
+    struct tls_ctx *tls;    /* the TLS listeners' context, or NULL */
+    const char *hsts;       /* "max-age=N" on TLS responses, or NULL */
+    const char *https_port; /* --redirect-https: plain requests go to this TLS port; NULL: off */
     unsigned generation;    /* counts reloads: 1 at start */
 };
 
@@ -109,7 +112,8 @@ void http_loop_configure(struct http_loop *h, const struct http_settings *s,
 int http_loop_init(struct http_loop *h, struct loop *loop, uint32_t trigger);
 
 /* Takes over an accepted socket (a listener_accept_fn's work). */
-void http_loop_accept(struct http_loop *h, int fd, const struct sockaddr *peer, socklen_t len);
+void http_loop_accept(struct http_loop *h, int fd, const struct sockaddr *peer, socklen_t len,
+                      bool tls);
 
 /*
  * Starts a graceful shutdown: idle connections close now, responses in flight finish with

@@ -139,6 +139,7 @@ size_t http_head_write(char *out, size_t cap, const struct http_head *h)
     FIELD(&o, "Content-Range", h->content_range);
     FIELD(&o, "Location", h->location);
     FIELD(&o, "Allow", h->allow);
+    FIELD(&o, "Strict-Transport-Security", h->hsts);
     if (h->accept_ranges)
         PUT_LIT(&o, "Accept-Ranges: bytes\r\n");
     if (!h->keep_alive)

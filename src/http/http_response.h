@@ -22,6 +22,7 @@ struct http_head {
     const char *content_range; /* "bytes 0-9/100" or "bytes * /100" (206, 416) */
     const char *location;      /* 301 */
     const char *allow;         /* 405 */
+    const char *hsts;          /* Strict-Transport-Security (over TLS, with --hsts) */
     bool accept_ranges;
 };
 

@@ -137,6 +137,9 @@ struct pool_port *http_exchange_port(const struct http_exchange *x);
 /* The loop's monotonic clock, in ms (read once per wake-up). */
 uint64_t http_exchange_now(const struct http_exchange *x);
 
+/* Whether the request came over TLS (a cookie then gets Secure). */
+bool http_exchange_secure(const struct http_exchange *x);
+
 /* The first value of the header field name (case-insensitive) of req; p NULL when absent. */
 struct http_str http_request_field(const struct http_request *req, const char *name);
 

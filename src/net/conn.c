@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/defs.h"
+#include "net/tls.h"
 
 /* How much one read asks for: large enough that a typical request or burst is one syscall. */
 #define CONN_READ_CHUNK BUF_BLOCK
@@ -24,9 +25,10 @@
 #define CONN_POOL_BUFS  32
 #define CONN_POOL_CONNS 64
 
-/* Every idle keep-alive connection costs one of these (192 bytes in docs/PERFORMANCE.md, on
- * x86-64): growing it shows at 100k connections, so it takes a decision, not an accident. */
-_Static_assert(sizeof(void *) != 8 || sizeof(struct conn) <= 192, "struct conn grew");
+/* Every idle keep-alive connection costs one of these (200 bytes in docs/PERFORMANCE.md, on
+ * x86-64; 192 before the TLS pointer): growing it shows at 100k connections, so it takes a
+ * decision, not an accident. */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct conn) <= 200, "struct conn grew");
 
 static const char *const reason_names[CLOSE_REASON_MAX] = {
     [CLOSE_PEER] = "peer_closed",
@@ -81,6 +83,8 @@ void conn_set_close_all(struct conn_set *set, enum close_reason why)
 
 bool conn_unread(const struct conn *c)
 {
+    if (c->tls && tls_pending(c->tls))
+        return true;
     char byte;
     ssize_t n = recv(c->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n >= 0 || (errno != EAGAIN && errno != EINTR);
@@ -99,7 +103,7 @@ static int update_events(struct conn *c)
     uint32_t events = c->set->trigger;
     if (!c->read_paused)
         events |= EPOLLIN | EPOLLRDHUP;
-    if (conn_pending(c))
+    if (conn_pending(c) || c->tls_want_write)
         events |= EPOLLOUT;
     if (c->registered)
         return loop_mod(c->set->loop, &c->io, events);
@@ -178,8 +182,20 @@ static ssize_t read_piece(struct conn *c, off_t left)
  * measured faster than sendfile), or a sendfile body once the head is out. Returns bytes
  * written, or -errno.
  */
+/* Takes w bytes written from the head, then the body. */
+static void consumed(struct conn *c, size_t head, size_t w)
+{
+    size_t from_head = w < head ? w : head;
+    buf_consume(&c->out, from_head);
+    c->body_off += (off_t)(w - from_head);
+}
+
+static ssize_t write_some_tls(struct conn *c);
+
 static ssize_t write_some(struct conn *c)
 {
+    if (c->tls)
+        return write_some_tls(c);
     struct iovec iov[2];
     int n = 0;
     size_t head = buf_readable(&c->out);
@@ -207,9 +223,58 @@ static ssize_t write_some(struct conn *c)
     ssize_t w = sendmsg(c->io.fd, &msg, MSG_NOSIGNAL);
     if (w < 0)
         return -errno;
-    size_t from_head = (size_t)w < head ? (size_t)w : head;
-    buf_consume(&c->out, from_head);
-    c->body_off += (off_t)((size_t)w - from_head);
+    consumed(c, head, (size_t)w);
+    return w;
+}
+
+/*
+ * The TLS write: one buffer per call (OpenSSL has no writev), so a short head and the start of
+ * the body are copied together into the loop's scratch and go as one record: a small response
+ * is one record and one syscall. Otherwise the head alone, a memory body in place, or a file
+ * piece through the scratch. After -EAGAIN the same bytes are offered again: nothing was
+ * consumed, and the same copy is made from the same offsets.
+ */
+static ssize_t write_some_tls(struct conn *c)
+{
+    size_t head = buf_readable(&c->out);
+    off_t left = c->body_end - c->body_off;
+    const char *p;
+    size_t n;
+    if (head > 0 && (left == 0 || head >= TLS_RECORD_MAX)) {
+        p = c->out.data + c->out.off;
+        n = head;
+    } else if (head > 0) {
+        if (!c->set->scratch && !(c->set->scratch = malloc(CONN_FILE_CHUNK)))
+            return -ENOMEM;
+        size_t take = TLS_RECORD_MAX - head;
+        if ((off_t)take > left)
+            take = (size_t)left;
+        memcpy(c->set->scratch, c->out.data + c->out.off, head);
+        if (c->body_mem) {
+            memcpy(c->set->scratch + head, c->body_mem + c->body_off, take);
+        } else {
+            ssize_t r = pread(c->body_fd, c->set->scratch + head, take, c->body_off);
+            if (r < 0)
+                return -errno;
+            if (r == 0)
+                return -EIO;
+            take = (size_t)r;
+        }
+        p = c->set->scratch;
+        n = head + take;
+    } else if (c->body_mem) {
+        p = c->body_mem + c->body_off;
+        n = (size_t)left;
+    } else {
+        ssize_t r = read_piece(c, left);
+        if (r < 0)
+            return r;
+        p = c->set->scratch;
+        n = (size_t)r;
+    }
+    ssize_t w = tls_send(c->tls, p, n);
+    if (w > 0)
+        consumed(c, head, (size_t)w);
     return w;
 }
 
@@ -261,8 +326,10 @@ static void conn_ready(struct loop *loop, struct loop_io *io, uint32_t events)
             return;
         }
     }
-    /* Errors and hang-ups surface through the read that follows. */
-    if (!c->read_paused && events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
+    /* Errors and hang-ups surface through the read that follows; a TLS handshake that waited
+     * for writability goes on with a read. */
+    if (!c->read_paused && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP) ||
+                            (c->tls_want_write && events & EPOLLOUT))) {
         c->set->handler->on_readable(c);
         return;
     }
@@ -295,8 +362,12 @@ struct conn *conn_open(struct conn_set *set, int fd, const struct sockaddr *peer
     return c;
 }
 
+static ssize_t read_tls(struct conn *c);
+
 ssize_t conn_read(struct conn *c)
 {
+    if (c->tls)
+        return read_tls(c);
     /* The rest of a block while the unread bytes fit in one: they slide to its front rather
      * than growing the buffer out of the pool (a head in two segments, a body behind its head). */
     size_t live = buf_readable(&c->in);
@@ -324,6 +395,49 @@ ssize_t conn_read(struct conn *c)
     return -err;
 }
 
+/*
+ * The TLS read: room for a whole record, so that OpenSSL keeps no decrypted bytes back (epoll
+ * would not report them). Drained only when OpenSSL found the socket empty: a record read whole
+ * may have others behind it in the socket.
+ */
+static ssize_t read_tls(struct conn *c)
+{
+    if (buf_reserve(&c->in, TLS_RECORD_MAX, &c->set->bufs) != 0)
+        return -ENOMEM;
+    bool want_write = false;
+    ssize_t n = tls_recv(c->tls, c->in.data + c->in.len, c->in.cap - c->in.len, &want_write);
+    if (n > 0) {
+        c->in.len += (uint32_t)n;
+        c->drained = false;
+        return n;
+    }
+    c->drained = n == -EAGAIN;
+    if (buf_readable(&c->in) == 0)
+        conn_release_in(c);
+    if (want_write != c->tls_want_write) {
+        c->tls_want_write = want_write;
+        if (c->registered) {
+            int rc = update_events(c);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return n;
+}
+
+int conn_start_tls(struct conn *c, struct tls_ctx *ctx)
+{
+    c->tls = tls_conn_new(ctx, c->io.fd);
+    return c->tls ? 0 : -ENOMEM;
+}
+
+void conn_shutdown_write(struct conn *c)
+{
+    if (c->tls)
+        tls_conn_shutdown(c->tls);
+    shutdown(c->io.fd, SHUT_WR);
+}
+
 int conn_send(struct conn *c, const void *p, size_t n)
 {
     int rc = buf_append(&c->out, p, n, &c->set->bufs);
@@ -342,6 +456,11 @@ void conn_close(struct conn *c, enum close_reason why)
      * this turn's pending events need forgetting: one syscall less per connection. */
     loop_forget(set->loop, &c->io);
     timers_cancel(loop_timers(set->loop), &c->timer);
+    if (c->tls) {
+        bool clean = why == CLOSE_DONE || why == CLOSE_IDLE_TIMEOUT || why == CLOSE_SHUTDOWN;
+        tls_conn_free(c->tls, clean && !conn_pending(c));
+        c->tls = NULL;
+    }
     close(c->io.fd);
     body_done(c);
     conn_release_in(c);

@@ -33,6 +33,8 @@ enum close_reason {
 };
 
 struct conn;
+struct ssl_st;
+struct tls_ctx;
 
 /* What the owner of a conn_set does with its connections. */
 struct conn_handler {
@@ -90,12 +92,14 @@ struct conn {
     const char *body_mem;
     void *body_ref; /* handed to release_body() when the body is done */
     off_t body_off, body_end;
+    struct ssl_st *tls; /* TLS (net/tls.h), or NULL: plain TCP */
     int body_fd;
-    bool body_sendfile; /* the file goes by sendfile(2) */
-    bool read_paused;   /* not reading: epoll waits for writability only */
-    bool hangup;        /* the last event carried EPOLLRDHUP: the peer's FIN is waiting */
-    bool drained;       /* the last read found the socket empty (a short read, no FIN waiting) */
-    bool registered;    /* in the loop's epoll set */
+    bool body_sendfile;  /* the file goes by sendfile(2) */
+    bool read_paused;    /* not reading: epoll waits for writability only */
+    bool hangup;         /* the last event carried EPOLLRDHUP: the peer's FIN is waiting */
+    bool drained;        /* the last read found the socket empty (a short read, no FIN waiting) */
+    bool registered;     /* in the loop's epoll set */
+    bool tls_want_write; /* the TLS handshake waits for writability before it reads on */
     union conn_addr peer;
 };
 
@@ -133,9 +137,14 @@ int conn_register(struct conn *c);
  * unregistered socket is checked when it joins). 0 or -errno. */
 int conn_yield(struct conn *c);
 
-/* Reads once into c->in: bytes read (> 0), 0 at EOF, -EAGAIN when drained, or -errno. After a
+/*
+ * Reads once into c->in: bytes read (> 0), 0 at EOF, -EAGAIN when drained, or -errno. After a
  * short read with no FIN pending, c->drained is set: edge-triggered readers may stop there, as
- * bytes that arrive later raise a new edge (nginx does the same). */
+ * bytes that arrive later raise a new edge (nginx does the same). Over TLS a read returns one
+ * record's plaintext (the handshake runs inside the first reads), and c->drained is set only
+ * when the socket had nothing more; TLS_ERR_PLAIN_HTTP (net/tls.h) when the client spoke plain
+ * HTTP to the TLS port.
+ */
 ssize_t conn_read(struct conn *c);
 
 /* Sends n bytes, queueing what the socket does not take now. 0 or -errno. */
@@ -158,6 +167,12 @@ static inline void conn_commit(struct conn *c, size_t n)
     c->out.len += (uint32_t)n;
 }
 
+/* Makes c a TLS connection on ctx (net/tls.h), before its first read. 0 or -ENOMEM. */
+int conn_start_tls(struct conn *c, struct tls_ctx *ctx);
+
+/* Our side is done writing: close_notify over TLS, then shutdown(SHUT_WR). */
+void conn_shutdown_write(struct conn *c);
+
 /* Gives c->in's storage back to the loop's pool (an idle connection keeps no buffer). */
 void conn_release_in(struct conn *c);
 
@@ -168,9 +183,9 @@ void conn_release_in(struct conn *c);
 int conn_flush(struct conn *c, size_t *written);
 
 /*
- * True when the peer's bytes (or its EOF) wait unread in the socket. A timeout handler asks it
- * before closing a read-side phase as inactive: after a stall, a ready event may still sit in
- * a later epoll batch than the expiry. One recv(MSG_PEEK) syscall.
+ * True when the peer's bytes (or its EOF) wait unread in the socket (or in OpenSSL). A timeout
+ * handler asks it before closing a read-side phase as inactive: after a stall, a ready event may
+ * still sit in a later epoll batch than the expiry. One recv(MSG_PEEK) syscall.
  */
 bool conn_unread(const struct conn *c);
 
@@ -180,7 +195,8 @@ bool conn_pending(const struct conn *c);
 /* Stops (or resumes) reading: a paused connection waits for writability only. 0 or -errno. */
 int conn_pause_read(struct conn *c, bool paused);
 
-/* The single close path. c is freed on return. */
+/* The single close path. c is freed on return. A TLS connection sends close_notify when it
+ * ends cleanly (done, idle, shutdown), not after an error or a timeout mid-exchange. */
 void conn_close(struct conn *c, enum close_reason why);
 
 /* Arms c's timer in class cls from a fresh clock reading (re-arms it on activity). O(1) with

@@ -34,6 +34,7 @@ struct listener {
     int reserve_fd;          /* held open so that EMFILE can still accept and drop */
     struct loop_io retry_io; /* a one-shot timerfd: accepting resumes when it fires */
     uint16_t port;           /* the bound port (useful after binding port 0) */
+    bool tls;                /* the owner's: its connections speak TLS */
     counter_t shed;          /* connections accepted and closed at once because fds ran out */
 };
 

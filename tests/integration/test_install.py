@@ -185,8 +185,8 @@ def roff_text(lines):
                 continue
         out.append(line)
     text = ' '.join(out)
-    for esc, plain in (('\\-', '-'), ('\\&', ''), ('\\|', ''), ('\\fB', ''), ('\\fI', ''),
-                       ('\\fR', ''), ('\\fP', ''), ('\\(aq', "'")):
+    for esc, plain in (('\\-', '-'), ('\\&', ''), ('\\|', ''), ('\\:', ''), ('\\fB', ''),
+                       ('\\fI', ''), ('\\fR', ''), ('\\fP', ''), ('\\(aq', "'")):
         text = text.replace(esc, plain)
     return re.sub(r'\s+', ' ', text).strip()
 
