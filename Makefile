@@ -4,6 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 HOST       ?= 127.0.0.1
 PORT       ?= 9006
+TLS_PORT   ?= 9443
 PREFIX     ?= /usr/local
 # One test more than cores: most tests sleep through timeouts, and the ones that load both cores
 # (stress soak, shutdown, slowloris) are marked RUN_SERIAL and run alone.
@@ -41,10 +42,16 @@ site:
 	@python3 scripts/gen_site.py
 
 # Serves www/ until Ctrl-C (SIGINT) or SIGTERM, with the application on (register, log in) over
-# SQLite in $(BUILD)/app.db.
+# SQLite in $(BUILD)/app.db, on HTTP and on HTTPS with a self-signed certificate made once in
+# $(BUILD)/tls (scripts/tls_cert.sh).
 run: build site
-	@echo "tinyweb: open http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
-	@$(BUILD)/tinyweb --root www --listen $(HOST):$(PORT) --db sqlite:$(BUILD)/app.db
+	@scripts/tls_cert.sh $(BUILD)/tls >/dev/null
+	@echo "tinyweb: open http://$(HOST):$(PORT)/ or https://$(HOST):$(TLS_PORT)/ (a self-signed" \
+		"certificate: $(BUILD)/tls/cert.pem, e.g. curl --cacert $(BUILD)/tls/cert.pem;" \
+		"browsers ask first). Ctrl-C stops it."
+	@$(BUILD)/tinyweb --root www --listen $(HOST):$(PORT) --listen-tls $(HOST):$(TLS_PORT) \
+		--tls-cert $(BUILD)/tls/cert.pem --tls-key $(BUILD)/tls/key.pem \
+		--db sqlite:$(BUILD)/app.db
 
 # Seed 000's idle-connection echo server rebuilt on the core; deps.sh echo adds nc
 # (netcat-openbsd) to talk to it.
