@@ -211,6 +211,12 @@ static const struct stat_desc conn_stat_descs[] = {
     CLOSED(CLOSE_SHUTDOWN, "shutdown"),
     STAT_FIELD(struct conn_set, bytes_out, "tinyweb_sent_bytes_total", STAT_COUNTER,
                "Response bytes, heads included, that the sockets took."),
+    STAT_FIELD(struct conn_set, tls_handshakes, "tinyweb_tls_handshakes_total", STAT_COUNTER,
+               "TLS handshakes completed (resumed ones included)."),
+    STAT_FIELD(struct conn_set, tls_resumed, "tinyweb_tls_resumed_total", STAT_COUNTER,
+               "TLS handshakes that resumed a session (a ticket or the session cache)."),
+    STAT_FIELD(struct conn_set, tls_failed, "tinyweb_tls_handshake_failures_total", STAT_COUNTER,
+               "TLS handshakes that failed: an alert, bytes that are not TLS, plain HTTP."),
 };
 
 /* A loop's listeners (one per listen address) together. */

@@ -405,7 +405,15 @@ static ssize_t read_tls(struct conn *c)
     if (buf_reserve(&c->in, TLS_RECORD_MAX, &c->set->bufs) != 0)
         return -ENOMEM;
     bool want_write = false;
+    bool handshaking = !tls_handshake_done(c->tls);
     ssize_t n = tls_recv(c->tls, c->in.data + c->in.len, c->in.cap - c->in.len, &want_write);
+    if (handshaking && tls_handshake_done(c->tls)) {
+        counter_add(&c->set->tls_handshakes, 1);
+        if (tls_resumed(c->tls))
+            counter_add(&c->set->tls_resumed, 1);
+    } else if (handshaking && n < 0 && n != -EAGAIN && n != -ECONNRESET && n != -EPIPE) {
+        counter_add(&c->set->tls_failed, 1);
+    }
     if (n > 0) {
         c->in.len += (uint32_t)n;
         c->drained = false;

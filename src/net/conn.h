@@ -72,6 +72,9 @@ struct conn_set {
     counter_t opened;
     counter_t closed[CLOSE_REASON_MAX];
     counter_t bytes_out; /* response bytes the sockets took */
+    /* TLS handshakes: completed (of which resumed from a ticket or the cache), and failed (an
+     * alert, garbage, plain HTTP; not a client that left or stalled). */
+    counter_t tls_handshakes, tls_resumed, tls_failed;
 };
 
 /* The peer's address: IPv4 or IPv6, whichever the family says. */

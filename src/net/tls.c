@@ -328,6 +328,16 @@ ssize_t tls_send(SSL *ssl, const void *buf, size_t len)
     return r == -EAGAIN && !want_write ? -EPROTO : r == 0 ? -EPIPE : r;
 }
 
+bool tls_handshake_done(const SSL *ssl)
+{
+    return SSL_is_init_finished(ssl) != 0;
+}
+
+bool tls_resumed(const SSL *ssl)
+{
+    return SSL_session_reused(ssl) != 0;
+}
+
 bool tls_pending(const SSL *ssl)
 {
     return SSL_has_pending(ssl) != 0;
