@@ -13,7 +13,9 @@
 #           haproxy (tests/cluster: the cluster behind it; its own service is neither needed nor
 #           touched),
 #           mariadb-server (a throwaway server for the MariaDB tests: scripts/mariadb.sh; the
-#           package's own service is neither needed nor touched)
+#           package's own service is neither needed nor touched),
+#           openssl (scripts/tls_cert.sh, s_client in tests/integration/test_tls.py) and
+#           testssl.sh (its tls.testssl scan, label stress)
 #   bench:  build + what `make bench` needs: wrk, the peers h2o and nginx-light, pgrep (procps)
 #           and taskset (util-linux)
 #   fuzz:   build + clang 14, its sanitizer and libFuzzer runtimes, llvm-symbolizer
@@ -27,7 +29,7 @@ build) want=("${build[@]}") ;;
 echo) want=("${build[@]}" netcat-openbsd) ;;
 format) want=(clang-format) ;;
 test) want=("${build[@]}" pkg-config libcmocka-dev curl clang-format wrk valgrind chromium
-  chromium-driver python3-selenium logrotate man-db haproxy mariadb-server) ;;
+  chromium-driver python3-selenium logrotate man-db haproxy mariadb-server openssl testssl.sh) ;;
 bench) want=("${build[@]}" wrk h2o nginx-light procps util-linux) ;;
 # libclang-rt-14-dev (libFuzzer, ASan, UBSan) is only recommended by clang-14, and installs here
 # run without recommends; llvm-14 has the symbolizer that puts file:line in crash reports.

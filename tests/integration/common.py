@@ -505,3 +505,31 @@ class Docroot:
 
     def close(self):
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+# ---- Several listeners (issue 13: --listen-tls) ----------------------------------------------
+# The banner names every listener, in the order given: "tinyweb: listening on
+# http://127.0.0.1:P1/, https://127.0.0.1:P2/ (root ...". LISTEN_RE above reads a lone plain one.
+LISTEN_URLS_RE = re.compile(r'tinyweb: listening on ((?:https?://[^/\s]+/(?:, )?)+) \(')
+LISTEN_URL_RE = re.compile(r'(https?)://(\[[^\]]+\]|[^:/]+):(\d+)/')
+
+
+def listen_urls(text):
+    """[(scheme, host, port)] of the first "listening on" line in text, or None."""
+    m = LISTEN_URLS_RE.search(text)
+    if not m:
+        return None
+    return [(u[1], u[2].strip('[]'), int(u[3])) for u in LISTEN_URL_RE.finditer(m[1])]
+
+
+def wait_listen_urls(process, timeout):
+    """listen_urls() of a Process's stderr once the banner is there; fails if it exits first."""
+    def found():
+        urls = listen_urls(process.stderr())
+        if urls:
+            return urls
+        check(process.running(), f'server exited {process.proc.returncode} before listening; '
+              f'stderr: {process.stderr()[-2000:]}')
+        return None
+
+    return wait_until(found, timeout, 'the "listening on" line', 0.01)
