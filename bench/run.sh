@@ -2,8 +2,9 @@
 # Runs the benchmarks from a build directory and rewrites docs/BENCHMARKS.md with the results.
 # Usage: bench/run.sh BUILD_DIR   (`make bench` runs bench/run.sh build)
 # Then, when wrk, h2o and nginx are installed, bench/tick_bench.sh BUILD_DIR (its own section),
-# bench/app_bench.sh BUILD_DIR (the application's section), and bench/app12_bench.sh BUILD_DIR
-# (MariaDB and HAProxy, issue 12).
+# bench/app_bench.sh BUILD_DIR (the application's section), bench/db_modes.sh BUILD_DIR (the
+# database from the pool or from the loop) and bench/app12_bench.sh BUILD_DIR (MariaDB and
+# HAProxy, issue 12).
 #
 # The document is generated section by section: the header (title, machine, command) first,
 # then one function per benchmark. A later benchmark adds its own section function and a call
@@ -149,4 +150,12 @@ if command -v wrk >/dev/null && command -v haproxy >/dev/null && command -v mari
   "$root/bench/app12_bench.sh" "$build"
 else
   echo "bench/run.sh: wrk, haproxy or mariadbd missing (scripts/deps.sh): issue 12 section skipped" >&2
+fi
+
+# Issue 12 (bench/db_modes.sh, about 12 min): the session lookup from the worker pool against
+# Connector/C's nonblocking API on the loop; its own section.
+if command -v mariadbd >/dev/null && [ -x "$build/db_modes" ]; then
+  "$root/bench/db_modes.sh" "$build"
+else
+  echo "bench/run.sh: mariadbd or $build/db_modes missing (scripts/deps.sh test): pool/nonblocking section skipped" >&2
 fi
