@@ -155,6 +155,27 @@ static int set_listen_tls(struct config *cfg, const char *s, char *why, size_t l
     return add_listen(cfg, s, true, why, len);
 }
 
+/* "index.html,index.htm": names of files in the directory itself, tried in order. */
+static int set_index(struct config *cfg, const char *s, char *why, size_t len)
+{
+    int n = 0;
+    for (const char *p = s;; p++) {
+        size_t name = strcspn(p, ",");
+        bool dots = (name == 1 && p[0] == '.') || (name == 2 && p[0] == '.' && p[1] == '.');
+        if (name == 0 || name > 255 || dots || memchr(p, '/', name) || ++n > 16) {
+            snprintf(why, len,
+                     "expected up to 16 file names separated by commas, e.g. "
+                     "index.html,index.htm");
+            return -EINVAL;
+        }
+        p += name;
+        if (*p == '\0')
+            break;
+    }
+    cfg->index = s;
+    return 0;
+}
+
 /* "TLSv1.2,TLSv1.3", either alone, in any order. */
 static int set_tls_protocols(struct config *cfg, const char *s, char *why, size_t len)
 {
@@ -325,6 +346,9 @@ static const struct opt_def opts[] = {
     {"test-config", 'T', NULL, "check the configuration and the root, print the result and exit",
      NULL, K_ACTION, F_CMDLINE, 0, 0, 0, 0, NULL, NULL},
     {"root", 0, "DIR", "document root", "www", K_STRING, F_RELOAD, FIELD(root), 0, 0, NULL, NULL},
+    {"index", 0, "LIST",
+     "a directory asked with a trailing slash serves the first of these files that exists",
+     "index.html", K_CUSTOM, F_RELOAD, FIELD(index), 0, 0, set_index, NULL},
     {"listen", 0, "ADDR[:PORT]",
      "address to listen on, e.g. 0.0.0.0:9006, 127.0.0.1:80, [::1]:8080; repeat it for more",
      "0.0.0.0:9006", K_CUSTOM, 0, FIELD(listens), 0, 0, set_listen, NULL},
@@ -645,6 +669,7 @@ static void set_defaults(struct config *cfg)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     *cfg = (struct config){
         .root = "www",
+        .index = "index.html",
         .mode = 3,
         .threads = cpus > 0 ? (uint64_t)cpus : 1,
         .access_log = "-",

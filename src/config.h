@@ -35,6 +35,7 @@ struct config {
     int nlisten;
     char port[8];            /* -p: the port of listen addresses given without one */
     const char *root;        /* the document root */
+    const char *index;       /* --index: a directory's index files, comma-separated, in order */
     uint64_t mode;           /* -m: 0 LT+LT, 1 LT+ET, 2 ET+LT, 3 ET+ET */
     bool listen_et, conn_et; /* -m: epoll trigger mode of the listener and of connections */
     bool linger;             /* -o 1: lingering (graceful) close of every connection */

@@ -945,6 +945,7 @@ static void settings_init(struct generation *g)
         .max_bytes = (size_t)cfg->file_cache_bytes,
         .max_file = (size_t)cfg->file_cache_bytes / 16,
         .valid_ms = cfg->file_cache_valid_ms,
+        .index = cfg->index,
     };
     s->timeouts_ms[HTTP_TIMEOUT_HEADER] = cfg->header_timeout_ms;
     s->timeouts_ms[HTTP_TIMEOUT_BODY] = cfg->body_timeout_ms;

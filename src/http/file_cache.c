@@ -17,7 +17,7 @@
 
 #include "http/mime.h"
 
-#define INDEX_FILE "index.html"
+#define INDEX_DEFAULT "index.html"
 
 struct file_cache {
     struct file_cache_config cfg;
@@ -258,11 +258,32 @@ static int open_beneath(int root_fd, const char *path)
     return open_walk(root_fd, path, flags);
 }
 
+/* Opens the first of the index files (a comma-separated list) in directory name[0, n) (n 0: the
+ * root) that exists, its path then in name. The fd, -ENOENT when none does, or -errno. */
+static int open_index(int root_fd, const char *index, char *name, size_t n)
+{
+    if (n > 0)
+        name[n++] = '/';
+    for (const char *i = index;;) {
+        size_t ilen = strcspn(i, ",");
+        if (n + ilen >= PATH_MAX)
+            return -ENAMETOOLONG;
+        memcpy(name + n, i, ilen);
+        name[n + ilen] = '\0';
+        /* The index is opened from the root again, so it too must resolve beneath it. */
+        int fd = open_beneath(root_fd, name);
+        if (fd != -ENOENT || i[ilen] == '\0')
+            return fd;
+        i += ilen + 1;
+    }
+}
+
 /* Opens and stats the file path names; a directory in slash form gives its index, whose path
  * then replaces *path (in name, room for PATH_MAX). The fd, or -errno. */
-static int resolve(int root_fd, const char *p, size_t len, bool dir, char *name, struct stat *st)
+static int resolve(int root_fd, const char *index, const char *p, size_t len, bool dir, char *name,
+                   struct stat *st)
 {
-    if (len >= PATH_MAX - sizeof(INDEX_FILE) - 1)
+    if (len >= PATH_MAX - 1)
         return -ENAMETOOLONG;
     memcpy(name, p, len + 1);
     int fd = open_beneath(root_fd, name);
@@ -274,12 +295,7 @@ static int resolve(int root_fd, const char *p, size_t len, bool dir, char *name,
         close(fd);
         if (!dir && len > 0)
             return -EISDIR;
-        /* The index is opened from the root again, so it too must resolve beneath it. */
-        size_t n = len;
-        if (n > 0)
-            name[n++] = '/';
-        memcpy(name + n, INDEX_FILE, sizeof(INDEX_FILE));
-        fd = open_beneath(root_fd, name);
+        fd = open_index(root_fd, index ? index : INDEX_DEFAULT, name, len);
         /* A directory without an index is not listed. */
         if (fd < 0)
             return fd == -ENOENT ? FILE_CACHE_NO_INDEX : fd;
@@ -409,7 +425,7 @@ int file_cache_open(struct file_cache *fc, const char *p, size_t len, bool dir, 
     counter_add(&fc->stats.misses, 1);
     char name[PATH_MAX];
     struct stat st;
-    int fd = resolve(fc->root_fd, p, len, dir, name, &st);
+    int fd = resolve(fc->root_fd, fc->cfg.index, p, len, dir, name, &st);
     if (fd < 0)
         return fd;
     e = entry_new(fc, p, len, dir, name, fd, &st);

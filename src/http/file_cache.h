@@ -63,6 +63,9 @@ struct file_cache_config {
     size_t max_bytes;     /* file bytes held in memory, all entries together */
     size_t max_file;      /* the largest file held in memory */
     uint64_t valid_ms;    /* how long an entry is trusted before it is checked again */
+    /* A directory's index files, tried in order: names separated by commas (--index), each
+     * without '/'; NULL: "index.html". */
+    const char *index;
 };
 
 /* Counters of one cache: written by its loop, readable from any thread. */
@@ -79,7 +82,8 @@ void file_cache_free(struct file_cache *fc);
 
 /*
  * Resolves the decoded path p[0, len) (relative to the root, NUL-terminated; dir: it ended with
- * a slash) to a regular file; a directory asked in slash form serves its index.html. now_ms is
+ * a slash) to a regular file; a directory asked in slash form serves its first index file that
+ * exists (--index). now_ms is
  * the loop's clock. Returns 0 with *out holding a reference, or -errno: -EISDIR for a directory
  * asked without the slash (redirect it), -ENOTDIR for a file asked with it,
  * FILE_CACHE_NO_INDEX, FILE_CACHE_NOT_REGULAR, and what openat2 and fstat fail with (-ENOENT,
