@@ -14,6 +14,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -173,6 +174,130 @@ static int set_index(struct config *cfg, const char *s, char *why, size_t len)
             break;
     }
     cfg->index = s;
+    return 0;
+}
+
+static const char *keep(struct config *cfg, const char *s);
+
+/* Whether s[0, n) is printable ASCII without the bytes that would end or split a header. */
+static bool printable(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e)
+            return false;
+    return true;
+}
+
+/* "404=/errors/404.html", "500,502,503=/50x.html": a page from the root for those statuses. */
+static int set_error_page(struct config *cfg, const char *s, char *why, size_t len)
+{
+    const char *eq = strchr(s, '=');
+    const char *path = eq ? eq + 1 : NULL;
+    size_t plen = path ? strlen(path) : 0;
+    bool ok = path && plen > 1 && path[0] == '/' && path[plen - 1] != '/' &&
+              printable(path, plen) && !strpbrk(path, "%?#\\") && !strstr(path, "/../") &&
+              !strstr(path, "/./") && strcmp(path + plen - (plen >= 3 ? 3 : plen), "/..") != 0;
+    int codes[CONFIG_ERROR_PAGES_MAX], n = 0;
+    for (const char *p = s; ok && p < eq;) {
+        char *end;
+        long code = strtol(p, &end, 10);
+        if (end == p || code < 400 || code > 599 || n == CONFIG_ERROR_PAGES_MAX ||
+            (*end != ',' && end != eq) || (*end == ',' && end + 1 == eq))
+            ok = false;
+        else
+            codes[n++] = (int)code;
+        p = *end == ',' ? end + 1 : end;
+    }
+    if (!ok || n == 0) {
+        snprintf(why, len,
+                 "expected STATUS[,STATUS...]=/PATH with statuses 400 to 599 and a path beneath "
+                 "the root, e.g. 404=/errors/404.html");
+        return -EINVAL;
+    }
+    for (int i = 0; i < n; i++) {
+        int at = 0;
+        while (at < cfg->nerror_pages && cfg->error_pages[at].status != codes[i])
+            at++;
+        if (at == CONFIG_ERROR_PAGES_MAX) {
+            snprintf(why, len, "more than %d error pages", CONFIG_ERROR_PAGES_MAX);
+            return -EINVAL;
+        }
+        cfg->error_pages[at] = (struct http_error_page){.status = codes[i], .path = path + 1};
+        if (at == cfg->nerror_pages)
+            cfg->nerror_pages++;
+    }
+    return 0;
+}
+
+/* The rule for type ("text/css", "image/" and a star, or a star) from "TYPE=VALUE", made if new;
+ * *value points after the '='. NULL with why. */
+static struct http_cache_rule *cache_rule(struct config *cfg, const char *s, const char **value,
+                                          char *why, size_t len)
+{
+    const char *eq = strchr(s, '=');
+    size_t tlen = eq ? (size_t)(eq - s) : 0;
+    const char *slash = eq ? memchr(s, '/', tlen) : NULL;
+    bool ok =
+        eq && ((tlen == 1 && s[0] == '*') || (slash && slash > s && slash + 1 < eq &&
+                                              !memchr(slash + 1, '/', (size_t)(eq - slash - 1))));
+    for (size_t i = 0; ok && i < tlen; i++)
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+             (s[i] >= '0' && s[i] <= '9') || strchr("/*+-.", s[i]);
+    if (!ok || (memchr(s, '*', tlen) && !(tlen == 1 || (eq[-1] == '*' && eq[-2] == '/')))) {
+        snprintf(why, len,
+                 "expected TYPE=VALUE with TYPE a media type (text/css), a family "
+                 "(image/*) or *");
+        return NULL;
+    }
+    *value = eq + 1;
+    for (int i = 0; i < cfg->ncache_rules; i++)
+        if (strlen(cfg->cache_rules[i].type) == tlen &&
+            strncasecmp(cfg->cache_rules[i].type, s, tlen) == 0)
+            return &cfg->cache_rules[i];
+    if (cfg->ncache_rules == CONFIG_CACHE_RULES_MAX) {
+        snprintf(why, len, "more than %d types", CONFIG_CACHE_RULES_MAX);
+        return NULL;
+    }
+    char *type = (char *)keep(cfg, s);
+    if (!type) {
+        snprintf(why, len, "out of memory");
+        return NULL;
+    }
+    type[tlen] = '\0';
+    struct http_cache_rule *r = &cfg->cache_rules[cfg->ncache_rules++];
+    *r = (struct http_cache_rule){.type = type};
+    return r;
+}
+
+/* "text/css=max-age=31536000, immutable": the Cache-Control of that type's files. */
+static int set_cache_control(struct config *cfg, const char *s, char *why, size_t len)
+{
+    const char *value;
+    struct http_cache_rule *r = cache_rule(cfg, s, &value, why, len);
+    if (!r)
+        return -EINVAL;
+    if (!*value || !printable(value, strlen(value))) {
+        snprintf(why, len, "expected a Cache-Control value of printable characters after '='");
+        return -EINVAL;
+    }
+    r->cache_control = value;
+    return 0;
+}
+
+/* "text/css=30d": Expires now + 30 days, and Cache-Control: max-age (nginx's expires). */
+static int set_expires(struct config *cfg, const char *s, char *why, size_t len)
+{
+    const char *value;
+    struct http_cache_rule *r = cache_rule(cfg, s, &value, why, len);
+    uint64_t ms;
+    if (!r)
+        return -EINVAL;
+    if (units_parse_duration_ms(value, &ms) != 0 || ms > 3660ull * DAY_MS) {
+        snprintf(why, len, "expected a duration after '=' up to 3660d, e.g. 12h, 30d");
+        return -EINVAL;
+    }
+    r->expires = true;
+    r->expires_s = ms / 1000;
     return 0;
 }
 
@@ -349,6 +474,18 @@ static const struct opt_def opts[] = {
     {"index", 0, "LIST",
      "a directory asked with a trailing slash serves the first of these files that exists",
      "index.html", K_CUSTOM, F_RELOAD, FIELD(index), 0, 0, set_index, NULL},
+    {"error-page", 0, "STATUS=/PATH",
+     "serve this file from the root, with the original status, for these error statuses "
+     "(404=/errors/404.html, 500,502,503=/50x.html); repeat it for more",
+     NULL, K_CUSTOM, F_RELOAD, FIELD(error_pages), 0, 0, set_error_page, NULL},
+    {"cache-control", 0, "TYPE=VALUE",
+     "Cache-Control of static files of a media type (text/css=max-age=31536000,immutable; "
+     "image/* or * match more); repeat it for more types",
+     NULL, K_CUSTOM, F_RELOAD, FIELD(cache_rules), 0, 0, set_cache_control, NULL},
+    {"expires", 0, "TYPE=DURATION",
+     "Expires (now + DURATION) and Cache-Control: max-age on static files of a media type, as "
+     "nginx's expires (text/css=30d); repeat it for more types",
+     NULL, K_CUSTOM, F_RELOAD, FIELD(cache_rules), 0, 0, set_expires, NULL},
     {"listen", 0, "ADDR[:PORT]",
      "address to listen on, e.g. 0.0.0.0:9006, 127.0.0.1:80, [::1]:8080; repeat it for more",
      "0.0.0.0:9006", K_CUSTOM, 0, FIELD(listens), 0, 0, set_listen, NULL},

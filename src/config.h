@@ -15,11 +15,16 @@
 #include <stdio.h>
 
 #include "core/loop.h"
+#include "http/http_static.h"
 #include "net/cidr.h"
 #include "net/conn.h"
 
 /* What --version prints and /status reports. */
 #define TINYWEB_VERSION "0.1.0"
+
+/* --error-page and --cache-control/--expires entries, at most. */
+#define CONFIG_ERROR_PAGES_MAX 32
+#define CONFIG_CACHE_RULES_MAX 32
 
 /* Addresses one server listens on, at most. */
 #define CONFIG_LISTEN_MAX 16
@@ -33,9 +38,13 @@ struct listen_addr {
 struct config {
     struct listen_addr listens[CONFIG_LISTEN_MAX];
     int nlisten;
-    char port[8];            /* -p: the port of listen addresses given without one */
-    const char *root;        /* the document root */
-    const char *index;       /* --index: a directory's index files, comma-separated, in order */
+    char port[8];      /* -p: the port of listen addresses given without one */
+    const char *root;  /* the document root */
+    const char *index; /* --index: a directory's index files, comma-separated, in order */
+    struct http_error_page error_pages[CONFIG_ERROR_PAGES_MAX]; /* --error-page */
+    int nerror_pages;
+    struct http_cache_rule cache_rules[CONFIG_CACHE_RULES_MAX]; /* --cache-control, --expires */
+    int ncache_rules;
     uint64_t mode;           /* -m: 0 LT+LT, 1 LT+ET, 2 ET+LT, 3 ET+ET */
     bool listen_et, conn_et; /* -m: epoll trigger mode of the listener and of connections */
     bool linger;             /* -o 1: lingering (graceful) close of every connection */

@@ -962,6 +962,10 @@ static void settings_init(struct generation *g)
     s->hidden_dir = cfg->db && !cfg->templates ? "templates" : NULL;
     s->generation = g->number;
     s->tls = g->tls;
+    s->error_pages = cfg->error_pages;
+    s->nerror_pages = cfg->nerror_pages;
+    s->cache_rules = cfg->cache_rules;
+    s->ncache_rules = cfg->ncache_rules;
     if (cfg->hsts_s) {
         snprintf(g->hsts, sizeof(g->hsts), "max-age=%llu", (unsigned long long)cfg->hsts_s);
         s->hsts = g->hsts;

@@ -317,6 +317,39 @@ static int queue_head(struct http_conn *hc, const struct http_head *head, const 
     return queue_reply(hc, head, NULL, body, body_len);
 }
 
+/* The --error-page file for status, if one is set and can be served: a reference to release,
+ * or NULL (the built-in page then). */
+static struct file_entry *custom_error_page(struct http_conn *hc, int status)
+{
+    const struct http_settings *s = loop_of(hc)->settings;
+    for (int i = 0; i < s->nerror_pages; i++) {
+        if (s->error_pages[i].status != status)
+            continue;
+        const char *p = s->error_pages[i].path;
+        struct file_entry *e;
+        struct http_loop *h = loop_of(hc);
+        if (file_cache_open(h->files, p, strlen(p), false, loop_now(h->loop), &e) != 0)
+            return NULL;
+        return e;
+    }
+    return NULL;
+}
+
+/* Queues an error response of status with the --error-page file e as its body (a reference,
+ * given to the response). */
+static int queue_custom_error(struct http_conn *hc, struct http_head *head, const char *extra,
+                              struct file_entry *e, bool head_only)
+{
+    head->content_type = e->content_type;
+    head->content_length = (int64_t)e->size;
+    int rc = queue_reply(hc, head, extra, NULL, 0);
+    if (rc == 0 && !head_only && e->size > 0)
+        conn_send_body(&hc->conn, e->data, e->fd, 0, e->size, e);
+    else
+        file_entry_release(e);
+    return rc;
+}
+
 /* An error page, with extra header lines (or NULL). Errors found while parsing leave the
  * framing in doubt: those close. why, when not NULL, is the error-log line's cause (a 5xx has a
  * default one). */
@@ -338,6 +371,10 @@ static int respond_error_with(struct http_conn *hc, const struct http_request *r
         log_failure(hc, LOG_LEVEL_INFO, "client sent an unsupported HTTP version");
     else if (status >= 500)
         log_failure(hc, LOG_LEVEL_ERROR, "%d: %s", status, http_reason(status));
+    struct file_entry *custom =
+        loop_of(hc)->settings->nerror_pages ? custom_error_page(hc, status) : NULL;
+    if (custom)
+        return queue_custom_error(hc, &head, extra, custom, head_only);
     return queue_reply(hc, &head, extra, page, head_only ? 0 : len);
 }
 
@@ -345,6 +382,29 @@ static int respond_error(struct http_conn *hc, const struct http_request *req, i
                          bool head_only, const char *allow, const char *why)
 {
     return respond_error_with(hc, req, status, head_only, allow, why, NULL);
+}
+
+/* The Cache-Control and Expires lines (--cache-control, --expires) for a file of content_type,
+ * in buf, or NULL when no rule matches. */
+static const char *cache_headers(struct http_loop *h, const char *content_type, char *buf,
+                                 size_t len)
+{
+    const struct http_cache_rule *r =
+        http_cache_rule_for(h->settings->cache_rules, h->settings->ncache_rules, content_type);
+    if (!r)
+        return NULL;
+    int n = 0;
+    if (r->cache_control)
+        n = snprintf(buf, len, "Cache-Control: %s\r\n", r->cache_control);
+    else if (r->expires)
+        n = snprintf(buf, len, "Cache-Control: max-age=%llu\r\n", (unsigned long long)r->expires_s);
+    if (r->expires && n >= 0 && (size_t)n < len) {
+        char date[HTTP_DATE_LEN + 1];
+        time_t now = time(NULL);
+        if (http_date_format(now + (time_t)r->expires_s, date) == 0)
+            n += snprintf(buf + n, len - (size_t)n, "Expires: %s\r\n", date);
+    }
+    return n > 0 && (size_t)n < len ? buf : NULL;
 }
 
 /* GET or HEAD of a static file. */
@@ -368,6 +428,11 @@ static int respond_static(struct http_conn *hc, const struct http_request *req)
     const struct file_entry *f = res.file;
     char page[512];
     size_t page_len = 0;
+    struct file_entry *custom = NULL;
+    char caching[64 + HTTP_DATE_LEN + 160];
+    const char *extra = NULL;
+    if (f && h->settings->ncache_rules)
+        extra = cache_headers(h, f->content_type, caching, sizeof(caching));
     switch (res.status) {
     case 200:
     case 206:
@@ -388,11 +453,18 @@ static int respond_static(struct http_conn *hc, const struct http_request *req)
         head.content_length = (int64_t)page_len;
         head.location = res.location;
         head.content_range = res.status == 416 ? res.content_range : NULL;
+        if (res.status >= 400 && h->settings->nerror_pages)
+            custom = custom_error_page(hc, res.status);
         break;
     }
     begin_response(hc, req, res.status);
     explain_static(hc, &res);
-    int rc = queue_head(hc, &head, page, head_only ? 0 : page_len);
+    if (custom) {
+        if (f)
+            file_entry_release(res.file);
+        return queue_custom_error(hc, &head, NULL, custom, head_only);
+    }
+    int rc = queue_reply(hc, &head, extra, page, head_only ? 0 : page_len);
     if (file_body && rc == 0)
         conn_send_body(&hc->conn, f->data, f->fd, res.offset, res.length, res.file);
     else if (f)

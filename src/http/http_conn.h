@@ -22,6 +22,7 @@
 #include "http/file_cache.h"
 #include "http/http_parser.h"
 #include "http/http_route.h"
+#include "http/http_static.h"
 #include "log/log.h"
 #include "net/conn.h"
 
@@ -56,6 +57,10 @@ struct http_settings {
     const char *root_path;  /* --root as given, for error-log lines */
     const char *hidden_dir; /* beneath the root, not served (the templates); NULL: none */
     bool log_not_found;     /* --log-not-found: 404s in the error log too */
+    const struct http_error_page *error_pages; /* --error-page */
+    int nerror_pages;
+    const struct http_cache_rule *cache_rules; /* --cache-control, --expires */
+    int ncache_rules;
     struct tls_ctx *tls;    /* the TLS listeners' context, or NULL */
     const char *hsts;       /* "max-age=N" on TLS responses, or NULL */
     const char *https_port; /* --redirect-https: plain requests go to this TLS port; NULL: off */

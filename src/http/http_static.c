@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http/http_cond.h"
 #include "http/http_path.h"
@@ -119,6 +120,25 @@ static void select_representation(const struct http_request *req, struct http_st
         /* No valid range, or several: the whole file, as RFC 9110 §14.2 allows. */
         break;
     }
+}
+
+const struct http_cache_rule *http_cache_rule_for(const struct http_cache_rule *rules, int n,
+                                                  const char *content_type)
+{
+    size_t tlen = strcspn(content_type, ";");
+    for (int i = 0; i < n; i++) {
+        const char *t = rules[i].type;
+        size_t len = strlen(t);
+        if (strcmp(t, "*") == 0)
+            return &rules[i];
+        if (len >= 2 && t[len - 1] == '*' && t[len - 2] == '/') {
+            if (tlen >= len - 1 && strncasecmp(content_type, t, len - 1) == 0)
+                return &rules[i];
+        } else if (tlen == len && strncasecmp(content_type, t, len) == 0) {
+            return &rules[i];
+        }
+    }
+    return NULL;
 }
 
 /* Whether the decoded path is the hidden directory or beneath it. */

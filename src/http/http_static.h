@@ -16,6 +16,25 @@
 #include "http/http_cond.h"
 #include "http/http_parser.h"
 
+/* --error-page: the page served, with the original status, for an error status. */
+struct http_error_page {
+    int status;       /* 400..599 */
+    const char *path; /* beneath the root, without the leading '/' (not percent-encoded) */
+};
+
+/* --cache-control and --expires for the files of one type. */
+struct http_cache_rule {
+    const char *type; /* "text/css"; "image/" and a star: a prefix through the slash; "*" */
+    const char *cache_control; /* the Cache-Control value, or NULL */
+    bool expires;              /* send Expires (now + expires_s) and, without cache_control,
+                                  Cache-Control: max-age=expires_s */
+    uint64_t expires_s;
+};
+
+/* The rule for content_type among rules[0, n): the first that matches, or NULL. */
+const struct http_cache_rule *http_cache_rule_for(const struct http_cache_rule *rules, int n,
+                                                  const char *content_type);
+
 struct http_static {
     int status;
     struct file_entry *file; /* 200, 206, 304: the file (a reference the caller releases) */
