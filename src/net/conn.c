@@ -465,7 +465,9 @@ void conn_close(struct conn *c, enum close_reason why)
     loop_forget(set->loop, &c->io);
     timers_cancel(loop_timers(set->loop), &c->timer);
     if (c->tls) {
-        bool clean = why == CLOSE_DONE || why == CLOSE_IDLE_TIMEOUT || why == CLOSE_SHUTDOWN;
+        /* A peer that ended with close_notify (CLOSE_PEER, no error) gets ours in reply. */
+        bool clean = why == CLOSE_DONE || why == CLOSE_IDLE_TIMEOUT || why == CLOSE_SHUTDOWN ||
+                     (why == CLOSE_PEER && tls_peer_closed(c->tls));
         tls_conn_free(c->tls, clean && !conn_pending(c));
         c->tls = NULL;
     }

@@ -328,6 +328,11 @@ ssize_t tls_send(SSL *ssl, const void *buf, size_t len)
     return r == -EAGAIN && !want_write ? -EPROTO : r == 0 ? -EPIPE : r;
 }
 
+bool tls_peer_closed(const SSL *ssl)
+{
+    return (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN) != 0;
+}
+
 bool tls_handshake_done(const SSL *ssl)
 {
     return SSL_is_init_finished(ssl) != 0;

@@ -80,6 +80,9 @@ ssize_t tls_recv(struct ssl_st *ssl, void *buf, size_t len, bool *want_write);
  * (it may be from another address: the write buffer may move). */
 ssize_t tls_send(struct ssl_st *ssl, const void *buf, size_t len);
 
+/* Whether the peer ended the connection with close_notify (or an EOF taken as one). */
+bool tls_peer_closed(const struct ssl_st *ssl);
+
 /* Whether the handshake is over, and whether it resumed a session. */
 bool tls_handshake_done(const struct ssl_st *ssl);
 bool tls_resumed(const struct ssl_st *ssl);

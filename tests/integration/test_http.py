@@ -10,6 +10,17 @@ nothing alarming on stderr.
     test_http.py --binary build/tinyweb --threads 4 --mode 3 --timer fifo --tick epoll
     test_http.py --binary build/tinyweb --group core --group timeouts
     test_http.py --binary build/tinyweb --list
+    test_http.py --binary build/tinyweb --transport tls --group core
+
+--transport tls (issue 13) runs the same suite over HTTPS: every server listens with --listen-tls
+(a certificate made once per run by scripts/tls_cert.sh, its own CA), every client connection
+does a TLS handshake (verifying 127.0.0.1 against the certificate) inside its connect timing
+window, raw-bytes requests go inside TLS records, curl gets https URLs and --cacert, and a
+client's half-close is a close_notify (then a FIN). Clean closes must come with the server's
+close_notify. Some tests run (and are listed) only then: TlsFaults in core (resets and
+truncated records during the handshake and during a response, garbage instead of a ClientHello,
+fds and memory over many handshakes) and the test_tls_* of timeouts (no ClientHello, a slow one,
+a late handshake: closed by the header timeout on time) and shutdown.
 
 Groups: core (files, conditional requests, ranges, path safety, keep-alive, pipelining, malformed
 requests), timeouts, limits (--max-connections, the open-file limit), shutdown, logs, args. The
@@ -25,14 +36,17 @@ shared machine makes everything late, while a real bug is late every time; a too
 any other failure is never retried. Document roots and server output live in /dev/shm (or
 $TINYWEB_TEST_TMP), away from disk stalls.
 
-Only the Python standard library and curl are used. curl is always pointed at
-http://127.0.0.1:PORT with --noproxy '*' and no proxy variables in its environment.
+Only the Python standard library and curl are used (and openssl, through scripts/tls_cert.sh,
+for --transport tls). curl is always pointed at http://127.0.0.1:PORT (https:// with --cacert
+over TLS) with --noproxy '*' and no proxy variables in its environment.
 """
 
 import argparse
+import contextlib
 import datetime
 import email.utils
 import fcntl
+import json
 import os
 import random
 import resource
@@ -40,6 +54,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -78,6 +93,8 @@ CLOCK_SLACK = 0.0
 # (a re-armed instead of a fixed deadline, the wrong class) still fails.
 DEFAULT_EPSILON_MS = 250
 
+# tinyweb's line on stderr once it listens: the first address, plain or TLS.
+LISTEN_ANY_RE = re.compile(r'tinyweb: listening on (https?)://127\.0\.0\.1:(\d+)/')
 STATS_RE = re.compile(r'stopped: (\d+) requests, (\d+) refused; closed: peer_closed (\d+) '
                       r'error (\d+) done (\d+) idle_timeout (\d+) header_timeout (\d+) '
                       r'body_timeout (\d+) send_timeout (\d+) shutdown (\d+)')
@@ -93,6 +110,225 @@ CLF_RE = re.compile(r'(?P<client>\S+) - - \[(?P<time>\d\d/[A-Z][a-z]{2}/\d{4}:\d
 
 
 TEST_TMP = test_tmp()
+
+
+# ---------------------------------------------------------------------------------------------
+# The transport: plain TCP (the default) or TLS (--transport tls)
+
+TLS_CERT_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'scripts',
+                           'tls_cert.sh')
+
+
+class Tls:
+    """--transport tls: the run's certificate (scripts/tls_cert.sh, made once in a temporary
+    directory; self-signed, so it is its own CA) and the client context that trusts it."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix='tinyweb-tls.', dir=TEST_TMP)
+        p = subprocess.run([TLS_CERT_SH, self.dir], capture_output=True, timeout=60)
+        if p.returncode != 0:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise Failure(f'scripts/tls_cert.sh exited {p.returncode}: '
+                          f'{(p.stdout + p.stderr).decode(errors="replace")}')
+        self.cert = os.path.join(self.dir, 'cert.pem')
+        self.key = os.path.join(self.dir, 'key.pem')
+        self.context = self.client_context()
+
+    def client_context(self, version=None):
+        """A verifying context (127.0.0.1 against the certificate's SAN) offering ALPN
+        http/1.1, as browsers and curl do; pinned to version (ssl.TLSVersion) if given."""
+        ctx = ssl.create_default_context(cafile=self.cert)
+        ctx.set_alpn_protocols(['http/1.1'])
+        if version:
+            ctx.minimum_version = ctx.maximum_version = version
+        return ctx
+
+    def server_args(self):
+        return ['--tls-cert', self.cert, '--tls-key', self.key]
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --transport: 'plain' or 'tls'. TLS is None for plain TCP; main sets a Tls for tls. Every server
+# of the suite then listens with --listen-tls (listen_args), every Conn does a TLS handshake,
+# curl goes to https URLs.
+TRANSPORT = 'plain'
+TLS = None
+
+
+def listen_args(host=HOST, port=0):
+    """The options that make a server listen on host:port over the run's transport."""
+    if TLS:
+        return ['--listen-tls', f'{host}:{port}', *TLS.server_args()]
+    return ['--listen', f'{host}:{port}']
+
+
+def listen_conf(host=HOST, port=0):
+    """The same as configuration-file lines."""
+    if TLS:
+        return [f'listen-tls {host}:{port}', f'tls-cert {TLS.cert}', f'tls-key {TLS.key}']
+    return [f'listen {host}:{port}']
+
+
+def url(port, path='/', host=HOST):
+    return f'{"https" if TLS else "http"}://{host}:{port}{path}'
+
+
+def curl_transport_args():
+    """What curl needs for the run's transport: the certificate as its CA over TLS."""
+    return ['--cacert', TLS.cert] if TLS else []
+
+
+class TlsSocket:
+    """A blocking TLS client connection over a connected TCP socket `raw`, through memory BIOs,
+    with the socket methods the suite calls (recv, sendall, shutdown, settimeout, fileno,
+    setsockopt, getsockopt, close): a Conn's sock under --transport tls. The handshake is done
+    when the constructor returns.
+
+    Unlike ssl.SSLSocket, it can half-close: shutdown(SHUT_WR) sends close_notify without
+    reading (SSLSocket.unwrap() reads next, and fails on a response record that has already
+    arrived: "application data after close notify"), then a FIN. recv() returns b'' at the
+    server's close like a TCP socket, and close_notify says whether it came with one (a clean
+    close) or was a bare TCP close (a ragged EOF, or a record cut short). raw stays reachable for
+    what TLS does not do (an RST, raw bytes)."""
+
+    def __init__(self, raw, context=None):
+        self.raw = raw
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = (context or TLS.context).wrap_bio(self.inc, self.out, server_hostname=HOST)
+        self.plain = bytearray()  # decrypted before a shutdown, not yet returned
+        self.closed_by = None     # 'close_notify' or 'eof' once the server's close was read
+        self.sent_close_notify = False
+        self._io(self.obj.do_handshake)
+
+    @property
+    def close_notify(self):
+        return self.closed_by == 'close_notify'
+
+    def fileno(self):
+        return self.raw.fileno()
+
+    def settimeout(self, timeout):
+        self.raw.settimeout(timeout)
+
+    def gettimeout(self):
+        return self.raw.gettimeout()
+
+    def setsockopt(self, *args):
+        return self.raw.setsockopt(*args)
+
+    def getsockopt(self, *args):
+        return self.raw.getsockopt(*args)
+
+    def close(self):
+        self.raw.close()
+
+    def _flush(self):
+        data = self.out.read()
+        if data:
+            self.raw.sendall(data)
+
+    def _io(self, op, *args):
+        """op(*args) on the TLS object, fed with the socket's bytes while it wants more, all
+        within the socket's timeout (socket.timeout after it, as recv)."""
+        timeout = self.raw.gettimeout()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    result = op(*args)
+                except ssl.SSLWantReadError:
+                    self._flush()
+                    check(not self.inc.eof, 'TLS wants more bytes after the EOF')
+                    if deadline is not None:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            raise socket.timeout('timed out') from None
+                        self.raw.settimeout(left)
+                    data = self.raw.recv(65536)
+                    if data:
+                        self.inc.write(data)
+                    else:
+                        self.inc.write_eof()
+                    continue
+                self._flush()
+                return result
+        finally:
+            self.raw.settimeout(timeout)
+
+    def recv(self, n):
+        """Up to n bytes of plaintext; b'' once the server closed (see close_notify)."""
+        if self.plain:
+            data = bytes(self.plain[:n])
+            del self.plain[:n]
+            return data
+        if self.closed_by:
+            return b''
+        try:
+            data = self._io(self.obj.read, n)
+        except ssl.SSLZeroReturnError:
+            data = b''
+        except ssl.SSLEOFError:
+            self.closed_by = 'eof'
+            return b''
+        if not data:
+            self.closed_by = 'close_notify'
+        return data
+
+    def sendall(self, data):
+        if data:
+            self._io(self.obj.write, data)
+
+    def shutdown(self, how):
+        """SHUT_WR: close_notify, then the FIN. What the server sent stays readable."""
+        if how != socket.SHUT_RD and not self.sent_close_notify and not self.closed_by:
+            self.sent_close_notify = True
+            # SSL_shutdown goes on to read the peer's close_notify, and drops (or fails on)
+            # application data it meets: it must find none. Decrypted bytes are kept aside,
+            # and the received ciphertext is held out of its reach meanwhile.
+            while self.obj.pending():
+                self.plain += self.obj.read(self.obj.pending())
+            held = self.inc.read()
+            try:
+                self.obj.unwrap()
+            except ssl.SSLWantReadError:
+                pass
+            self.inc.write(held)
+            self._flush()
+        self.raw.shutdown(how)
+
+
+def client_hello(context=None):
+    """The records of a ClientHello (made in memory, sent nowhere)."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = (context or TLS.context).wrap_bio(inc, out, server_hostname=HOST)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    data = out.read()
+    check(data[:1] == b'\x16', f'not a handshake record: {data[:16]!r}')
+    return data
+
+
+def tls_records_only(data, types=(21,)):
+    """Whether data is made of whole TLS records of these types (21: alerts) and nothing else:
+    what a server may send to a client whose handshake failed, never an HTTP response."""
+    while data:
+        if len(data) < 5 or data[0] not in types:
+            return False
+        n = 5 + int.from_bytes(data[3:5], 'big')
+        if len(data) < n:
+            return False
+        data = data[n:]
+    return True
+
+
+def tls_only(test):
+    """A test of something only TLS has: run (and listed) with --transport tls only."""
+    test.tls_only = True
+    return test
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,7 +403,20 @@ class Server(Process):
                          preexec_fn=limit if nofile else None)
 
     def wait_listening(self):
-        return super().wait_listening(START_TIMEOUT)
+        """The port of the first address in the "listening on" line, http:// or https://."""
+        def found():
+            m = LISTEN_ANY_RE.search(self.stderr())
+            if m:
+                return m
+            check(self.running(), f'server exited {self.proc.returncode} before listening; '
+                  f'stderr: {self.stderr()[-2000:]}')
+            return None
+
+        m = wait_until(found, START_TIMEOUT, 'the "listening on" line', 0.01)
+        check(m[1] == ('https' if TLS else 'http'), f'the server listens on {m[0]!r}, not over '
+              f'the run\'s transport')
+        self.port = int(m[2])
+        return self.port
 
     def settled_fds(self):
         """The fd count once it has stayed the same for 100 ms."""
@@ -273,12 +522,38 @@ class Response:
 
 class Conn(common.Client):
     """A blocking client connection (common.Client) that reads responses from its own buffer,
-    so that pipelined responses can be read one by one."""
+    so that pipelined responses can be read one by one. Under --transport tls its sock is a
+    TlsSocket, the handshake done before connected_at is read: the connect timing window
+    [connect_start, connected_at] still brackets the server's accept (which arms the header
+    timer, covering the handshake), and ends once the connection can carry a request. With
+    tls=False it stays plain TCP (raw bytes to a TLS port); start_tls() may follow."""
 
-    def __init__(self, port, timeout=IO_TIMEOUT, rcvbuf=None):
+    def __init__(self, port, timeout=IO_TIMEOUT, rcvbuf=None, tls=True):
         super().__init__(port, timeout, rcvbuf)
         self.eof = False
         self.reset = False
+        self.tls = False
+        if TLS and tls:
+            try:
+                self.start_tls()
+            except BaseException:
+                self.sock.close()
+                raise
+
+    def start_tls(self, context=None):
+        """The TLS handshake on this (so far raw) connection; connected_at is read after it."""
+        self.sock = TlsSocket(self.sock, context)
+        self.tls = True
+        self.connected_at = time.monotonic()
+
+    def half_close(self):
+        """The client is done sending: a FIN; over TLS a close_notify first."""
+        self.sock.shutdown(socket.SHUT_WR)
+
+    def reset_close(self):
+        """Closes with an RST (SO_LINGER 0 on the TCP socket), over TLS with no close_notify."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        self.sock.close()
 
     def request(self, method='GET', path='/', headers=(), version='HTTP/1.1', body=b'',
                 host='127.0.0.1'):
@@ -338,9 +613,12 @@ class Conn(common.Client):
         self.request(method, path, headers, version, body, host)
         return self.read_response(head_only=method == 'HEAD')
 
-    def expect_eof(self, timeout=3.0):
+    def expect_eof(self, timeout=3.0, clean=True):
         """The server closes the connection within timeout, sending nothing more. Returns
-        when the close was seen."""
+        when the close was seen. Over TLS a clean close (the server's choice, or its idle
+        timeout or shutdown) comes with close_notify: without one, the client could not tell
+        the end from a truncation; a client that sent close_notify first gets one in reply
+        (RFC 8446 §6.1). clean=False: no close_notify is required."""
         check(not self.buf, f'unexpected bytes after the response: {bytes(self.buf[:200])!r}')
         deadline = time.monotonic() + timeout
         while True:
@@ -353,6 +631,8 @@ class Conn(common.Client):
             if not more:
                 check(not self.reset, 'the server reset the connection instead of closing it '
                       '(an RST: it closed with unread bytes instead of draining them)')
+                check(not (self.tls and clean) or self.sock.close_notify,
+                      'the server closed the TLS connection without close_notify')
                 return time.monotonic()
             check(False, f'unexpected bytes after the response: {bytes(self.buf[:200])!r}')
 
@@ -396,6 +676,28 @@ class Conn(common.Client):
         return bytes(self.buf), time.monotonic()
 
 
+def connect_or_refused(port, timeout=IO_TIMEOUT):
+    """A Conn, or None when the server refused it over TLS: it closes a connection it will not
+    serve (--max-connections, a drain) without a word, as a plain 503 cannot reach a TLS client,
+    so the handshake ends in an EOF or a reset. Plain TCP: always a Conn (the 503 is read)."""
+    try:
+        return Conn(port, timeout)
+    except (ConnectionResetError, BrokenPipeError, ssl.SSLEOFError, ssl.SSLZeroReturnError):
+        if not TLS:
+            raise
+        return None
+
+
+def read_status(port):
+    """tinyweb's status document (common.read_status), over the run's transport."""
+    if not TLS:
+        return common.read_status(port)
+    with Conn(port) as c:
+        resp = c.roundtrip('GET', '/status', [('Connection', 'close')])
+    check(resp.status == 200, f'GET /status: {resp!r}')
+    return json.loads(resp.body)
+
+
 def one_shot(port, raw, head_only=False):
     """Sends raw bytes on a fresh connection; returns (response, conn)."""
     conn = Conn(port)
@@ -432,10 +734,10 @@ def check_error_page(resp, status, head_only=False):
 
 
 def curl(url_path, port, *extra, out=None):
-    """Runs curl against 127.0.0.1; returns (http_code, bytes downloaded, stderr)."""
+    """Runs curl against 127.0.0.1 (https over TLS); returns (http_code, bytes downloaded)."""
     cmd = curl_args('--max-time', '60', '-o', out or os.devnull,
-                    '-w', '%{http_code} %{size_download}', *extra,
-                    f'http://{HOST}:{port}{url_path}')
+                    '-w', '%{http_code} %{size_download}', *curl_transport_args(), *extra,
+                    url(port, url_path))
     p = subprocess.run(cmd, capture_output=True, env=clean_env(), timeout=90)
     check(p.returncode == 0, f'curl {url_path} exited {p.returncode}: {p.stderr.decode()}')
     code, size = p.stdout.decode().split()
@@ -456,13 +758,16 @@ class Context:
         self.eps = args.epsilon_ms / 1000
         # A program that execs tinyweb (same pid), e.g. no_openat2: every server runs under it.
         self.wrapper = os.path.abspath(args.wrapper) if args.wrapper else None
+        # An AddressSanitizer build (its quarantine keeps freed memory: no RSS checks).
+        with open(self.binary, 'rb') as f:
+            self.asan = b'__asan_init' in f.read()
 
     def loop_args(self, threads=None):
         return ['-t', str(threads or self.threads), '-m', str(self.mode), '--timer', self.timer,
                 '--tick', self.tick]
 
     def start(self, root, *extra, threads=None, nofile=None, env=None):
-        args = ['--root', root, '--listen', f'{HOST}:0', *self.loop_args(threads), *extra]
+        args = ['--root', root, *listen_args(), *self.loop_args(threads), *extra]
         if self.wrapper:
             server = Server(self.wrapper, [self.binary, *args], nofile=nofile, env=env)
         else:
@@ -481,6 +786,7 @@ class Suite:
     group = None
     server_args = ()
     threads = None  # None: the --threads given
+    transports = ('plain', 'tls')  # the --transport values it runs with
 
     def __init__(self, ctx):
         self.ctx = ctx
@@ -659,9 +965,9 @@ class Files(Suite):
 
     def test_curl_keepalive_reuses_connection(self):
         out = os.path.join(self.root.base, 'dl')
-        cmd = curl_args('-v', '--max-time', '30')
+        cmd = curl_args('-v', '--max-time', '30', *curl_transport_args())
         for i, path in enumerate(('/f612.txt', '/f100k.bin', '/sub/page.txt')):
-            cmd += ['-o', f'{out}{i}', f'http://{HOST}:{self.port}{path}']
+            cmd += ['-o', f'{out}{i}', url(self.port, path)]
         p = subprocess.run(cmd, capture_output=True, env=clean_env(), timeout=60)
         check(p.returncode == 0, f'curl: {p.stderr.decode()[-1000:]}')
         check(b'Re-using existing connection' in p.stderr,
@@ -1014,7 +1320,7 @@ class FileCache(Suite):
             time.sleep(self.VALID + 0.1)
             resp = c.roundtrip('GET', '/cache/v.txt')
             check(resp.status == 403 and self.root.secret not in resp.body, f'{resp!r}')
-        st = common.status_counters(common.read_status(s.port))
+        st = common.status_counters(read_status(s.port))
         check(st['cache.hits'] >= 1 and st['cache.stale'] >= 2, f'cache counters: {st}')
 
     def test_valid_zero_and_cache_off_see_changes_at_once(self):
@@ -1358,11 +1664,13 @@ class KeepAlive(Suite):
             c.expect_open(0.05)
 
     def test_half_closed_client_still_answered(self):
-        # A client that sends its requests and then shuts down its side (printf | nc).
+        # A client that sends its requests and then shuts down its side (printf | nc). Over
+        # TLS: close_notify, then the FIN (the server need not answer with its own close_notify:
+        # the client closed first).
         with Conn(self.port) as c:
             c.send(build_request('GET', '/f612.txt') + build_request('GET', '/f10m.bin') +
                    build_request('GET', '/sub/page.txt'))
-            c.sock.shutdown(socket.SHUT_WR)
+            c.half_close()
             for path in ('/f612.txt', '/f10m.bin', '/sub/page.txt'):
                 resp = c.read_response()
                 check(resp.status == 200 and sha(resp.body) == sha(self.root.files[path]),
@@ -1385,13 +1693,13 @@ class KeepAlive(Suite):
             # does its end of stream: input the server must not read yet, nor spin on.
             stuck.send(build_request('GET', '/f10m.bin') + build_request('GET', '/f612.txt'))
             time.sleep(0.1)
-            stuck.sock.shutdown(socket.SHUT_WR)
+            stuck.half_close()
             half.send(b'GET /f612.txt HTTP/1.1\r\nHo')
             linger.send(b'GET / HTTP/1.1\r\n\r\n')
             check_error_page(linger.read_response(), 400)
             check(idle.roundtrip('GET', '/f612.txt').status == 200, 'idle')
             check(done.roundtrip('GET', '/f612.txt').status == 200, 'done')
-            done.sock.shutdown(socket.SHUT_WR)
+            done.half_close()
             time.sleep(0.3)
             t = self.server.cpu_ticks()
             time.sleep(1.0)
@@ -1414,7 +1722,8 @@ class KeepAlive(Suite):
             # The server has shut down its side and drains: bytes sent now are read and
             # dropped. Had it closed the socket instead, they would draw an RST. After the FIN,
             # recv() keeps returning EOF whatever comes, but the RST sets the socket's error
-            # (EPIPE): that is what is checked.
+            # (EPIPE): that is what is checked. Over TLS the bytes are a record after the
+            # server's close_notify.
             c.send(b'late bytes the server drains')
             time.sleep(0.1)
             err = c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -1691,6 +2000,187 @@ class Malformed(Suite):
         self.expect(b'PATCH /f612.txt HTTP/1.1\r\nHost: x\r\n\r\n', 411, CLOSE, 'PATCH')
 
 
+@suite
+class TlsFaults(Suite):
+    """--transport tls only: clients that break off the TLS layer or break it, during the
+    handshake and during a response, against the shared server (10 s header timeout), which
+    must close each such connection (none waits for its timeout here), get its fds back and go
+    on serving. tls_records_only: such a client may get an alert, never an HTTP answer."""
+    group = 'core'
+    transports = ('tls',)
+
+    def settle(self, what):
+        self.server.wait_fds(self.baseline, what=f'the server after {what}')
+        resp = get(self.port, '/f612.txt')
+        check(resp.status == 200 and resp.body == self.root.files['/f612.txt'],
+              f'after {what}: {resp!r}')
+
+    def versions(self):
+        return [(name, TLS.client_context(v)) for name, v in
+                (('TLS 1.3', ssl.TLSVersion.TLSv1_3), ('TLS 1.2', ssl.TLSVersion.TLSv1_2))]
+
+    def test_reset_mid_handshake(self):
+        # An RST right after the ClientHello (the server may not have read it yet), and once
+        # the server's flight has come (it waits for the client's Finished, in 1.2 for its key
+        # exchange).
+        for name, context in self.versions():
+            for flight in (False, True):
+                c = Conn(self.port, tls=False)
+                try:
+                    c.send(client_hello(context))
+                    if flight:
+                        check(c.sock.recv(1), f'{name}: no ServerHello')
+                        time.sleep(0.02)
+                finally:
+                    c.reset_close()
+        # And right after the client's side of the handshake is done (TLS 1.3: its Finished
+        # sent, the server perhaps not yet past it).
+        for name, context in self.versions():
+            c = Conn(self.port, tls=False)
+            c.start_tls(context)
+            c.reset_close()
+        self.settle('resets during handshakes')
+
+    def test_reset_mid_response(self):
+        # An RST while the server sends (its write fails mid-record), with more requests waiting
+        # behind the response, and with the client's close_notify unread.
+        for path, extra in (('/f10m.bin', b''), ('/f100k.bin', b''),
+                            ('/f10m.bin', build_request('GET', '/f10m.bin') * 3)):
+            c = Conn(self.port, rcvbuf=65536)
+            try:
+                c.send(build_request('GET', path) + extra)
+                check(c.sock.recv(16384), f'{path}: no response')
+                time.sleep(0.05)  # the buffers fill; the server waits to write
+            finally:
+                c.reset_close()
+        c = Conn(self.port, rcvbuf=65536)
+        try:
+            c.send(build_request('GET', '/f10m.bin'))
+            c.half_close()
+            check(c.sock.recv(16384), 'no response')
+        finally:
+            c.reset_close()
+        self.settle('resets during responses')
+
+    def expect_closed(self, c, what, timeout=3.0):
+        """c (its records cut short) is closed by the server within timeout, unanswered."""
+        start = time.monotonic()
+        try:
+            data, end = c.read_until_close(timeout)
+        except Failure as e:
+            raise Failure(f'{what}: {e}') from None
+        if c.tls:
+            check(data == b'', f'{what}: answered {data[:200]!r}')
+        else:
+            check(tls_records_only(data), f'{what}: answered {data[:200]!r}')
+        got = 'a reset' if c.reset else f'{len(data)} bytes of alerts' if data else 'a close'
+        self.note(f'{what}: {got} after {ms(end - start)}')
+
+    def test_truncated_record_then_close(self):
+        # A record cut short, then the client's FIN: the server's read meets an unexpected EOF
+        # and closes at once (not at the header timeout) without answering. In the handshake
+        # (half a ClientHello), and after it (half the record carrying a request: the server
+        # must not act on the part it has). Then the same ended by an RST.
+        for ending in ('FIN', 'RST'):
+            hello = client_hello()
+            c = Conn(self.port, tls=False)
+            try:
+                c.send(hello[:len(hello) // 2])
+                time.sleep(0.02)
+                if ending == 'FIN':
+                    c.half_close()
+                    self.expect_closed(c, 'half a ClientHello, then a FIN')
+                else:
+                    c.reset_close()
+            finally:
+                c.close()
+            for cut in (3, 'half', -1):
+                c = Conn(self.port)
+                try:
+                    tls = c.sock
+                    tls.obj.write(build_request('GET', '/f612.txt'))
+                    record = tls.out.read()
+                    n = len(record) // 2 if cut == 'half' else cut % len(record)
+                    tls.raw.sendall(record[:n])
+                    time.sleep(0.02)
+                    if ending == 'FIN':
+                        tls.raw.shutdown(socket.SHUT_WR)
+                        self.expect_closed(c, f'{n} of the {len(record)} bytes of a request '
+                                           f'record, then a FIN')
+                    else:
+                        c.reset_close()
+                finally:
+                    c.close()
+        self.settle('truncated records')
+
+    GARBAGE = [
+        ('random bytes', b'\x00' + det_bytes(13, 299)),
+        ('4 KiB of random bytes', b'\x07' + det_bytes(14, 4095)),
+        ('zeros', bytes(512)),
+        ('a handshake record longer than TLS allows',
+         b'\x16\x03\x01\xff\xff' + det_bytes(15, 1000)),
+        ('a ClientHello of random fields', b'\x16\x03\x01\x00\x40\x01\x00\x00\x3c\x03\x03' +
+         det_bytes(16, 32) + b'\xff' + det_bytes(17, 25)),
+        ('application data before the handshake', b'\x17\x03\x03\x00\x20' + det_bytes(18, 32)),
+        ('a fatal alert before the handshake', b'\x15\x03\x03\x00\x02\x02\x28'),
+    ]
+
+    def test_garbage_instead_of_client_hello(self):
+        for what, data in self.GARBAGE:
+            c = Conn(self.port, tls=False)
+            try:
+                try:
+                    c.send(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # closed on the first bytes already
+                self.expect_closed(c, what)
+            finally:
+                c.close()
+        self.settle('garbage instead of a ClientHello')
+
+    def test_many_handshakes_leave_no_fds_or_memory(self):
+        # 250 connections ended every way (close_notify and a FIN, a bare close, an RST during
+        # a response, an RST in the handshake, garbage) after 50 to warm up (allocator, caches):
+        # the fds come back, and the resident set stays put (not under ASan, whose quarantine
+        # holds freed memory; its LeakSanitizer checks every allocation at exit instead).
+        def connections(n):
+            for i in range(n):
+                kind = i % 5
+                if kind <= 2:
+                    with Conn(self.port, rcvbuf=65536) as c:
+                        if kind == 2:
+                            c.request('GET', '/f100k.bin')
+                            check(c.sock.recv(4096), 'no response')
+                            c.reset_close()
+                            continue
+                        resp = c.roundtrip('GET', '/f612.txt')
+                        check(resp.status == 200, f'{resp!r}')
+                        if kind == 0:
+                            c.half_close()
+                            c.expect_eof()
+                    continue
+                with Conn(self.port, tls=False) as c:
+                    if kind == 3:
+                        c.send(client_hello())
+                        c.reset_close()
+                    else:
+                        c.send(self.GARBAGE[i % len(self.GARBAGE)][1])
+                        c.read_until_close(3)
+
+        connections(50)
+        self.server.wait_fds(self.baseline, what='the server after 50 connections')
+        before = rss_kib(self.server.pid)
+        start = time.monotonic()
+        connections(250)
+        took = time.monotonic() - start
+        self.server.wait_fds(self.baseline, what='the server after 300 connections')
+        after = rss_kib(self.server.pid)
+        self.note(f'250 connections in {ms(took)}; RSS {before} -> {after} KiB')
+        if not self.ctx.asan:
+            check(after - before < 1024, f'RSS grew from {before} to {after} KiB over 250 TLS '
+                  f'connections: a leak?')
+
+
 # ---- timeouts --------------------------------------------------------------------------------
 
 
@@ -1755,6 +2245,61 @@ class Timeouts(Suite):
         c.close()
         check(data == b'', f'a silent connection got {data[:200]!r}')
         self.window('silent connection', c.connect_start, c.connected_at, end, HEADER_T)
+        self.finish(s, header_timeout=1)
+
+    @tls_only
+    def test_tls_no_client_hello_closed_on_time(self):
+        # A TCP connection that never starts its handshake: the header timeout, armed at the
+        # accept, closes it, silently.
+        s = self.serve()
+        c = Conn(s.port, tls=False)
+        try:
+            data, end = c.read_until_close(HEADER_T + 3)
+        finally:
+            c.close()
+        check(data == b'', f'a connection without a ClientHello got {data[:200]!r}')
+        self.window('no ClientHello', c.connect_start, c.connected_at, end, HEADER_T)
+        self.finish(s, header_timeout=1)
+
+    @tls_only
+    def test_tls_slow_client_hello_closed_on_time(self):
+        # Slowloris in the handshake: half a ClientHello at once, then a byte every 200 ms up to
+        # 800 ms. Progress does not extend the deadline (a server re-arming on it would close
+        # at >= 1.8 s); no handshake happens, so nothing but an alert may come back.
+        s = self.serve()
+        hello = client_hello()
+        half = len(hello) // 2
+        c = Conn(s.port, tls=False)
+        t0 = c.connected_at
+        try:
+            c.send(hello[:half])
+            for i in range(1, 5):
+                time.sleep(max(0.0, t0 + 0.2 * i - time.monotonic()))
+                c.send(hello[half + i - 1:half + i])
+            data, end = c.read_until_close(HEADER_T + 3)
+        finally:
+            c.close()
+        check(tls_records_only(data), f'half a ClientHello got {data[:200]!r}')
+        self.window('half a ClientHello', c.connect_start, t0, end, HEADER_T)
+        self.finish(s, header_timeout=1)
+
+    @tls_only
+    def test_tls_handshake_counts_against_the_head(self):
+        # The ClientHello 600 ms after the connect, then half a request head: the 408 comes T
+        # after the accept. One deadline covers the handshake and the head; it is not armed
+        # again once the handshake is done.
+        s = self.serve()
+        c = Conn(s.port, tls=False)
+        accepted = c.connected_at
+        try:
+            time.sleep(max(0.0, accepted + 0.6 - time.monotonic()))
+            c.start_tls()
+            c.send(b'GET /f612.txt HTTP/1.1\r\nHo')
+            end = c.check_408(HEADER_T + 3)
+        finally:
+            c.close()
+        self.window('a handshake at 600 ms, then half a head', c.connect_start, accepted, end,
+                    HEADER_T)
         self.finish(s, header_timeout=1)
 
     def test_idle_keepalive_timeout(self):
@@ -1919,7 +2464,9 @@ class MaxConnections(Suite):
             for c in conns:  # each accepted and served: now idle keep-alive connections
                 check(c.roundtrip('GET', '/f612.txt').status == 200, 'one of the first 5')
             for attempt in range(3):
-                extra = Conn(s.port)
+                extra = connect_or_refused(s.port)
+                if extra is None:  # TLS: closed during the handshake
+                    continue
                 try:
                     extra.send(build_request('GET', '/f612.txt'))
                 except OSError:
@@ -1939,12 +2486,12 @@ class MaxConnections(Suite):
                 c.close()
 
             def served():
-                with Conn(s.port) as c:
-                    try:
+                try:
+                    with Conn(s.port) as c:
                         c.send(build_request('GET', '/f612.txt'))
                         return c.read_response().status == 200
-                    except (Failure, OSError):
-                        return False
+                except (Failure, OSError):
+                    return False
 
             wait_until(served, 5, 'a new connection to be served after two closed',
                        interval=0.05)
@@ -1972,7 +2519,10 @@ class MaxConnections(Suite):
         conns, codes = [], []
         try:
             for _ in range(fit + 8):
-                c = Conn(s.port)
+                c = connect_or_refused(s.port)
+                if c is None:  # TLS: closed during the handshake
+                    codes.append(None)
+                    continue
                 conns.append(c)
                 c.send(build_request('GET', '/f612.txt'))
                 try:
@@ -2047,6 +2597,8 @@ class Shutdown(Suite):
                   f'the download was cut by SIGTERM: {len(body)} of {len(data)} bytes')
             c.sock.settimeout(5)
             check(c.sock.recv(100) == b'', 'the connection stayed open after the response')
+            check(not c.tls or c.sock.close_notify, 'the TLS connection ended without '
+                  'close_notify after the whole response')
         finally:
             c.close()
         rc = s.wait_exit(5, expect_within=2.0)
@@ -2118,6 +2670,32 @@ class Shutdown(Suite):
         stats = s.stats()
         check(stats['shutdown'] == 5, f'{stats}')
 
+    @tls_only
+    def test_tls_sigterm_closes_handshakes_at_once(self):
+        # Connections still in their handshake (no ClientHello yet, half of one) carry no
+        # request: SIGTERM closes them at once, as idle ones.
+        s = self.start('--shutdown-timeout', '10s')
+        silent = Conn(s.port, tls=False)
+        half = Conn(s.port, tls=False)
+        try:
+            hello = client_hello()
+            half.send(hello[:len(hello) // 2])
+            time.sleep(0.1)
+            t = time.monotonic()
+            s.signal(signal.SIGTERM)
+            for what, c in (('silent', silent), ('half a ClientHello', half)):
+                data, end = c.read_until_close(3)
+                check(tls_records_only(data), f'{what}: got {data[:200]!r}')
+                check_late(end - t < 1.0, f'{what}: closed {ms(end - t)} after SIGTERM')
+            rc = s.wait_exit(3, expect_within=2.0)
+            check(rc == 0, f'exit status {rc}')
+        finally:
+            silent.close()
+            half.close()
+        s.check_stderr()
+        stats = s.stats()
+        check(stats['shutdown'] == 2, f'{stats}')
+
     def test_sigterm_partial_request_finishes_with_close(self):
         s = self.start('--shutdown-timeout', '10s')
         with Conn(s.port) as c:
@@ -2125,12 +2703,15 @@ class Shutdown(Suite):
             time.sleep(0.1)
             s.signal(signal.SIGTERM)
             time.sleep(0.2)
-            # The listener is closed: new connections are refused.
+            # The listener is closed: new connections are refused (over TLS, one accepted
+            # meanwhile is closed during its handshake).
             try:
-                with Conn(s.port, timeout=2) as late:
-                    data, _ = late.read_until_close(3)
-                    check(data == b'' or data.startswith(b'HTTP/1.1 503'),
-                          f'a connection after SIGTERM got {data[:100]!r}')
+                late = connect_or_refused(s.port, timeout=2)
+                if late:
+                    with late:
+                        data, _ = late.read_until_close(3)
+                        check(data == b'' or data.startswith(b'HTTP/1.1 503'),
+                              f'a connection after SIGTERM got {data[:100]!r}')
             except ConnectionRefusedError:
                 pass
             c.send(b'\r\n')
@@ -2583,7 +3164,7 @@ class Config(Suite):
 
     def test_file_settings_and_command_line_override(self):
         self.write_conf('# a comment line', '', f'root {self.other.path}   # the other root',
-                        f'listen {HOST}:0', 'idle-timeout 300ms', '\tmax-uri-bytes 1k  ',
+                        *listen_conf(), 'idle-timeout 300ms', '\tmax-uri-bytes 1k  ',
                         'log-not-found off')
         s = self.serve('-f', self.conf)
         resp = get(s.port, '/f612.txt')
@@ -2602,20 +3183,24 @@ class Config(Suite):
         s.stop_checked()
         check('No such file' not in s.stderr(), 'log-not-found off still logged a 404')
         # The command line wins: --root and --listen replace the file's.
-        s = self.serve('-f', self.conf, '--root', self.root.path, '--listen', f'{HOST}:0')
+        s = self.serve('-f', self.conf, '--root', self.root.path, *listen_args())
         resp = get(s.port, '/f612.txt')
         check(resp.status == 200 and resp.body == self.root.files['/f612.txt'], f'{resp!r}')
         s.stop_checked()
 
     def test_repeated_listen(self):
-        self.write_conf(f'root {self.root.path}', f'listen {HOST}:0', 'listen 127.0.0.2:0')
+        self.write_conf(f'root {self.root.path}', *listen_conf(), *listen_conf('127.0.0.2'))
         s = Server(self.ctx.binary, [*self.ctx.loop_args(), '-f', self.conf])
         self.servers.append(s)
-        m = wait_until(lambda: re.search(r'listening on http://127\.0\.0\.1:(\d+)/, '
-                                         r'http://127\.0\.0\.2:(\d+)/ \(', s.stderr()),
+        scheme = 'https' if TLS else 'http'
+        m = wait_until(lambda: re.search(rf'listening on {scheme}://127\.0\.0\.1:(\d+)/, '
+                                         rf'{scheme}://127\.0\.0\.2:(\d+)/ \(', s.stderr()),
                        START_TIMEOUT, 'two addresses in the "listening on" line')
         for host, port in ((HOST, int(m[1])), ('127.0.0.2', int(m[2]))):
-            with socket.create_connection((host, port), timeout=IO_TIMEOUT) as sock:
+            sock = socket.create_connection((host, port), timeout=IO_TIMEOUT)
+            if TLS:
+                sock = TlsSocket(sock)  # the certificate names 127.0.0.1, checked as such
+            with contextlib.closing(sock):
                 sock.sendall(b'GET /f612.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
                 data = b''
                 while chunk := sock.recv(65536):
@@ -2689,7 +3274,7 @@ class Config(Suite):
         wait_until(lambda: what in s.stderr(), LOG_TIMEOUT, repr(what))
 
     def test_reload_applies_live_without_dropping(self):
-        self.write_conf(f'root {self.root.path}', f'listen {HOST}:0', 'idle-timeout 10s')
+        self.write_conf(f'root {self.root.path}', *listen_conf(), 'idle-timeout 10s')
         s = self.serve('-f', self.conf, '-t', '2')
         keep = Conn(s.port)
         slow = Conn(s.port, rcvbuf=65536)
@@ -2697,7 +3282,7 @@ class Config(Suite):
             check(keep.roundtrip('GET', '/f612.txt').body == self.root.files['/f612.txt'], 'old')
             slow.request('GET', '/f10m.bin')  # in flight across the reload, read slowly
             first = slow.sock.recv(65536)
-            self.write_conf(f'root {self.other.path}', f'listen {HOST}:0', 'idle-timeout 400ms',
+            self.write_conf(f'root {self.other.path}', *listen_conf(), 'idle-timeout 400ms',
                             'max-uri-bytes 1k')
             self.reload_and_wait(s, 'configuration reloaded (generation 2)')
             # New requests, on the kept connection too, see the new root and limits.
@@ -2725,22 +3310,23 @@ class Config(Suite):
         check(stats['error'] == 0, f'{stats}')
 
     def test_reload_refused_and_failed_change_nothing(self):
-        self.write_conf(f'root {self.root.path}', f'listen {HOST}:0')
+        self.write_conf(f'root {self.root.path}', *listen_conf())
         s = self.serve('-f', self.conf)
         # listen cannot change live: refused, named, and the running configuration stays.
-        self.write_conf(f'root {self.other.path}', 'listen 127.0.0.1:1')
+        self.write_conf(f'root {self.other.path}', *listen_conf(port=1))
         self.reload_and_wait(s, 'reload refused')
         check('[error] reload refused: listen cannot change without a restart' in s.stderr(),
               s.stderr()[-1500:])
         check(get(s.port, '/f612.txt').body == self.root.files['/f612.txt'], 'root changed')
         # A file with an error: each error logged with its line, nothing changes.
-        self.write_conf(f'root {self.other.path}', f'listen {HOST}:0', 'idle-timeout 5q')
+        self.write_conf(f'root {self.other.path}', *listen_conf(), 'idle-timeout 5q')
         self.reload_and_wait(s, 'reload failed')
-        check(f'[error] reload failed, the running configuration stays: {self.conf}:3: '
+        line = 2 + len(listen_conf())
+        check(f'[error] reload failed, the running configuration stays: {self.conf}:{line}: '
               f'idle-timeout: bad duration "5q"' in s.stderr(), s.stderr()[-1500:])
         check(get(s.port, '/f612.txt').body == self.root.files['/f612.txt'], 'root changed')
         # A good one then applies.
-        self.write_conf(f'root {self.other.path}', f'listen {HOST}:0')
+        self.write_conf(f'root {self.other.path}', *listen_conf())
         self.reload_and_wait(s, 'configuration reloaded (generation 2)')
         check(get(s.port, '/f612.txt').body == b'the other root\n', 'root unchanged')
         s.signal(signal.SIGTERM)
@@ -2764,8 +3350,9 @@ class Config(Suite):
         for i, root in enumerate((self.root.path, self.other.path)):
             path = f'{self.conf}.{i}'
             with open(path, 'w') as f:
-                f.write(f'root {root}\nlisten {HOST}:0\nidle-timeout {5 + i}s\n'
-                        f'max-headers {50 + i}\nfile-cache-bytes {16 + i}m\n')
+                f.write(f'root {root}\n' + ''.join(x + '\n' for x in listen_conf()) +
+                        f'idle-timeout {5 + i}s\nmax-headers {50 + i}\n'
+                        f'file-cache-bytes {16 + i}m\n')
             confs.append(path)
         shutil.copy(confs[0], self.conf)
         s = self.serve('-f', self.conf, '-t', '2', '--access-log', 'off')
@@ -2775,7 +3362,7 @@ class Config(Suite):
         with open(lua, 'w') as f:
             f.write(self.RELOAD_LUA)
         load = subprocess.Popen([wrk, '-t2', '-c100', f'-d{seconds}s', '--timeout', '5s', '-s',
-                                 lua, f'http://{HOST}:{s.port}/'], stdout=subprocess.PIPE,
+                                 lua, url(s.port)], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, env=clean_env())
         reloads = 0
         try:
@@ -2807,8 +3394,13 @@ class Config(Suite):
                   f'{r["timeout"]}, non-2xx {r["status"]}; fds {fds_before} -> {fds_after}; '
                   f'RSS {rss_before} -> {rss_after} KiB')
         # Growth beyond the connections' buffers and the caches refilled would be a leak; the
-        # ASan build's LeakSanitizer checks every allocation at exit besides.
-        check(rss_after - rss_before < 16 * 1024, f'RSS {rss_before} -> {rss_after} KiB')
+        # ASan build's LeakSanitizer checks every allocation at exit besides. Over TLS under
+        # ASan, its quarantine keeps the freed state of every handshake (~250 MiB after 3 s as
+        # after 8, its size): the RSS says nothing there, LeakSanitizer alone checks.
+        if self.ctx.asan and TLS:
+            self.note('RSS not checked (TLS under ASan: its quarantine)')
+        else:
+            check(rss_after - rss_before < 16 * 1024, f'RSS {rss_before} -> {rss_after} KiB')
         check(r['requests'] > 0 and r['connect'] + r['read'] + r['write'] + r['timeout'] == 0 and
               r['status'] == 0, f'errors under reloads: {r}')
         check(fds_after == fds_before, f'fds {fds_before} -> {fds_after}: a leak per reload?')
@@ -2819,7 +3411,7 @@ class Config(Suite):
         # A supervisor may repeat its stop signal: every one after the first is harmless, also
         # while the process tears down (once its handlers are gone), and the exit status is 0.
         for sig in (signal.SIGTERM, signal.SIGQUIT, signal.SIGINT) * 5:
-            s = self.serve('--root', self.root.path, '--listen', f'{HOST}:0')
+            s = self.serve('--root', self.root.path, *listen_args())
             check(get(s.port, '/f612.txt').status == 200, 'request')
             deadline = time.monotonic() + STOP_TIMEOUT
             sent = 0
@@ -2841,7 +3433,7 @@ class Config(Suite):
         try:
             env = clean_env()
             env['NOTIFY_SOCKET'] = notify.path
-            s = self.serve('--root', self.root.path, '--listen', f'{HOST}:0', '--pid-file',
+            s = self.serve('--root', self.root.path, *listen_args(), '--pid-file',
                            pid_file, '--access-log', log, env=env)
             ready = notify.wait_for('READY=1')
             check(f'MAINPID={s.pid}' in ready and f':{s.port}/' in ready, f'{ready!r}')
@@ -2877,7 +3469,7 @@ class Config(Suite):
         finally:
             notify.close()
         # An unwritable pid file: exit 1, with the reason.
-        rc, out, err = self.run('--root', self.root.path, '--listen', f'{HOST}:0', '--pid-file',
+        rc, out, err = self.run('--root', self.root.path, *listen_args(), '--pid-file',
                                 os.path.join(self.root.base, 'no-such-dir', 'x.pid'))
         check(rc == 1 and 'pid file' in err and 'No such file' in err, f'exit {rc} {err!r}')
 
@@ -2923,9 +3515,9 @@ class Args(Suite):
         ]
         bad = []
         for extra, name in cases:
-            args = ['--root', root, '--listen', f'{HOST}:0', *extra]
+            args = ['--root', root, *listen_args(), *extra]
             if extra[0] == '--root':
-                args = ['--listen', f'{HOST}:0', *extra]
+                args = [*listen_args(), *extra]
             rc, out, err = self.run(*args)
             lines = err.strip().splitlines()
             if rc != 2 or len(lines) != 1 or name not in lines[0] or 'listening' in err:
@@ -2951,7 +3543,7 @@ class Args(Suite):
         resp = get(s.port, '/f612.txt')
         check(resp.status == 200 and resp.body == self.root.files['/f612.txt'], f'{resp!r}')
         s.stop_checked()
-        rc, out, err = self.run('--root', self.root.path, '--listen', f'{HOST}:0', '--user', '')
+        rc, out, err = self.run('--root', self.root.path, *listen_args(), '--user', '')
         check(rc == 2 and '--user' in err, f'--user "": exit {rc}, stderr {err!r}')
 
     def test_help_and_version(self):
@@ -2971,7 +3563,7 @@ class Args(Suite):
         try:
             port = holder.getsockname()[1]
             for threads in ('1', '2'):
-                rc, out, err = self.run('--root', self.root.path, '--listen', f'{HOST}:{port}',
+                rc, out, err = self.run('--root', self.root.path, *listen_args(port=port),
                                         '-t', threads)
                 check(rc == 1, f'-t {threads}: exit {rc} on a port in use; stderr {err!r}')
                 check(str(port) in err and 'listening' not in err, f'stderr {err!r}')
@@ -3002,8 +3594,8 @@ class Args(Suite):
         other = common.Docroot(TEST_TMP)
         try:
             other.add('f612.txt', b'the second instance answered\n')
-            second = Server(self.ctx.binary, ['--root', other.path, '--listen',
-                                              f'{HOST}:{first.port}', '-t', '2'])
+            second = Server(self.ctx.binary, ['--root', other.path,
+                                              *listen_args(port=first.port), '-t', '2'])
             self.servers.append(second)
             try:
                 rc = second.proc.wait(10)
@@ -3032,7 +3624,7 @@ class Args(Suite):
         probe.bind((HOST, 0))
         port = probe.getsockname()[1]
         probe.close()
-        s = Server(self.ctx.binary, ['--root', self.root.path, '--listen', f'{HOST}:{port}',
+        s = Server(self.ctx.binary, ['--root', self.root.path, *listen_args(port=port),
                                      '-t', '4'])
         self.servers.append(s)
         s.wait_listening()
@@ -3047,14 +3639,17 @@ class Args(Suite):
 
     def test_defer_accept(self):
         # --defer-accept on: a connection reaches the server with its first bytes, not before
-        # (the kernel holds a silent one for about 1 s); it is answered as usual.
+        # (the kernel holds a silent one for about 1 s); it is answered as usual. Over TLS the
+        # first bytes are the ClientHello: the handshake starts after the wait.
         s = self.start('--defer-accept', 'on', threads=1)
         base = len(self.server_sockets(s))
-        with Conn(s.port) as c:
+        with Conn(s.port, tls=False) as c:
             time.sleep(0.3)
             held = len(self.server_sockets(s))
             check(held == base, f'a silent connection was accepted at once ({held} sockets, '
                   f'{base} before): no TCP_DEFER_ACCEPT?')
+            if TLS:
+                c.start_tls()
             resp = c.roundtrip('GET', '/f612.txt')
             check(resp.status == 200 and resp.body == self.root.files['/f612.txt'], f'{resp!r}')
         for _ in range(5):
@@ -3064,7 +3659,7 @@ class Args(Suite):
     def test_unopenable_log_exit_1(self):
         for opt in ('--access-log', '--error-log'):
             path = '/nonexistent/tinyweb-test/x.log'
-            rc, out, err = self.run('--root', self.root.path, '--listen', f'{HOST}:0', opt, path)
+            rc, out, err = self.run('--root', self.root.path, *listen_args(), opt, path)
             check(rc == 1 and path in err and 'listening' not in err,
                   f'{opt} {path}: exit {rc}, stderr {err!r}')
 
@@ -3084,8 +3679,12 @@ PASS, FAIL, SKIP = 'PASS', 'FAIL', 'SKIP'  # a test's outcome, as reported
 
 
 def tests_of(cls):
+    """The tests of cls that run over this run's transport."""
+    if TRANSPORT not in cls.transports:
+        return []
     return [name for name, value in vars(cls).items()
-            if name.startswith('test_') and callable(value)]
+            if name.startswith('test_') and callable(value)
+            and (TRANSPORT == 'tls' or not getattr(value, 'tls_only', False))]
 
 
 def run_suite(ctx, cls, only, report):
@@ -3177,12 +3776,17 @@ def main():
     parser.add_argument('--epsilon-ms', type=int, default=DEFAULT_EPSILON_MS,
                         help='timing slack beyond T + one tick')
     parser.add_argument('--list', action='store_true', help='list the tests and exit')
+    parser.add_argument('--transport', default='plain', choices=['plain', 'tls'],
+                        help='how the clients reach the server: plain TCP, or TLS (the server '
+                             'listens with --listen-tls and a certificate made for this run)')
     parser.add_argument('--wrapper', metavar='PROGRAM',
                         help='run every server as PROGRAM BINARY ARGS... (tests/integration/'
                              'no_openat2: the path walk used without openat2)')
     args = parser.parse_args()
     if args.tick == 'alarm' and args.threads != 1:
         parser.error('--tick alarm needs --threads 1')
+    global TRANSPORT, TLS
+    TRANSPORT = args.transport
     groups = set()
     for g in args.group or GROUPS:
         groups.update(x for x in g.split(',') if x)
@@ -3205,6 +3809,22 @@ def main():
         print('0 passed, 1 failed, 0 skipped')
         return 1
 
+    if TRANSPORT == 'tls':
+        try:
+            TLS = Tls()
+        except Failure as e:
+            print(f'--transport tls: {e}')
+            print('0 passed, 1 failed, 0 skipped')
+            return 1
+    try:
+        return run(args, groups, suites)
+    finally:
+        if TLS:
+            TLS.close()
+
+
+def run(args, groups, suites):
+    """Runs the suites; the exit status."""
     global HICCUPS
     HICCUPS = HiccupMeter()
     ctx = Context(args)
@@ -3220,7 +3840,8 @@ def main():
                 print('    ' + detail.replace('\n', '\n    '), flush=True)
 
     print(f'tinyweb {ctx.binary}: -t {ctx.threads} -m {ctx.mode} --timer {ctx.timer} '
-          f'--tick {ctx.tick}; groups {", ".join(g for g in GROUPS if g in groups)}', flush=True)
+          f'--tick {ctx.tick}, transport {TRANSPORT}; groups '
+          f'{", ".join(g for g in GROUPS if g in groups)}', flush=True)
     start = time.monotonic()
     for cls in suites:
         run_suite(ctx, cls, args.only, report)
