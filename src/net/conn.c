@@ -230,9 +230,10 @@ static ssize_t write_some(struct conn *c)
 /*
  * The TLS write: one buffer per call (OpenSSL has no writev), so a short head and the start of
  * the body are copied together into the loop's scratch and go as one record: a small response
- * is one record and one syscall. Otherwise the head alone, a memory body in place, or a file
- * piece through the scratch. After -EAGAIN the same bytes are offered again: nothing was
- * consumed, and the same copy is made from the same offsets.
+ * is one record and one syscall. Otherwise the head alone, 64 KiB of a memory body in place, or
+ * a 64 KiB file piece through the scratch, written whole (four records) or not at all. After
+ * -EAGAIN the same bytes are offered again: nothing was consumed, and the same copy is made
+ * from the same offsets.
  */
 static ssize_t write_some_tls(struct conn *c)
 {
@@ -263,8 +264,9 @@ static ssize_t write_some_tls(struct conn *c)
         p = c->set->scratch;
         n = head + take;
     } else if (c->body_mem) {
+        /* A piece at a time: each write that completes shows progress (the send timeout). */
         p = c->body_mem + c->body_off;
-        n = (size_t)left;
+        n = left > CONN_FILE_CHUNK ? CONN_FILE_CHUNK : (size_t)left;
     } else {
         ssize_t r = read_piece(c, left);
         if (r < 0)

@@ -174,10 +174,10 @@ struct tls_ctx *tls_ctx_new(const struct tls_config *cfg, char *err, size_t errl
                                  SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
     if (cfg->ticket_rotate_ms == 0)
         SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-    /* Idle connections give their buffers back; writes return after each record (conn.c
-     * offers the same bytes again, perhaps from another address, after a partial write). */
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* Idle connections give their buffers back. A write takes all it is given, records after
+     * records, or nothing: after WANT_WRITE conn.c offers the same bytes again, perhaps from
+     * another address (a piece of a file read again into the loop's scratch). */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     const char *ciphers =
         strcmp(cfg->ciphers, "intermediate") == 0 ? TLS_DEFAULT_CIPHERS : cfg->ciphers;
     if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {

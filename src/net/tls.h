@@ -75,9 +75,9 @@ void tls_conn_shutdown(struct ssl_st *ssl);
  * is awaited), TLS_ERR_PLAIN_HTTP, or another negative error. */
 ssize_t tls_recv(struct ssl_st *ssl, void *buf, size_t len, bool *want_write);
 
-/* Writes up to len bytes (one record or more; the socket takes what fits): bytes written (> 0),
- * -EAGAIN, or a negative error. After -EAGAIN, the next call must offer the same bytes again
- * (it may be from another address: the write buffer may move). */
+/* Writes len bytes as records (16 KiB each at most): len, -EAGAIN when the socket filled first
+ * (some records may be out already), or a negative error. After -EAGAIN, the next call must
+ * offer the same bytes again (it may be from another address: the write buffer may move). */
 ssize_t tls_send(struct ssl_st *ssl, const void *buf, size_t len);
 
 /* Whether the peer ended the connection with close_notify (or an EOF taken as one). */
