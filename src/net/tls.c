@@ -68,15 +68,16 @@ static int rotate_locked(uint64_t now)
 
 /*
  * OpenSSL's ticket callback (TLS 1.2 tickets and TLS 1.3 stateless tickets alike). enc: a new
- * ticket with the current key (1). Else the key the ticket names: 1 (current), 2 (previous:
- * accepted, and OpenSSL issues a fresh ticket), 0 (unknown or expired: a full handshake).
+ * ticket with the current key (1). Else the key the ticket names: 2 (accepted, and OpenSSL
+ * issues a fresh ticket, also under the current key: browsers use a TLS 1.3 ticket once, RFC
+ * 8446 C.4, so a resumption without a new ticket would make their next connection a full
+ * handshake), or 0 (unknown or expired: a full handshake).
  */
 static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *cipher,
                      EVP_MAC_CTX *mac, int enc)
 {
     (void)s;
     struct ticket_key k;
-    int which = 1;
     pthread_mutex_lock(&keys.lock);
     if (rotate_locked(now_ms()) != 0) {
         pthread_mutex_unlock(&keys.lock);
@@ -88,7 +89,6 @@ static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPH
         k = keys.cur;
     } else if (keys.prev.set && memcmp(name, keys.prev.name, sizeof(keys.prev.name)) == 0) {
         k = keys.prev;
-        which = 2;
     } else {
         pthread_mutex_unlock(&keys.lock);
         return 0;
@@ -112,7 +112,7 @@ static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPH
     OPENSSL_cleanse(&k, sizeof(k));
     if (!ok)
         return enc ? -1 : 0;
-    return which;
+    return enc ? 1 : 2;
 }
 
 /* ---- Contexts ---- */
