@@ -2,7 +2,7 @@
 """Opens N keep-alive connections to a loopback HTTP server and holds them idle.
 
 Usage: bench/idle_conns.py HOST PORT N PATH [--concurrency C] [--open-timeout S] [--max-hold S]
-                          [--idle-timeout S]
+                          [--idle-timeout S] [--tls-ca CERT]
 
 Each connection sends one `GET PATH HTTP/1.1` and reads the whole response (Content-Length
 framing), then stays open and silent. At most C connections are being set up at once, so the
@@ -29,6 +29,14 @@ by the offset between the two clocks read at start), so this helper's own delays
 do not count; a close is stamped when the poll that reports it returns, so what counts of this
 helper is only how late that poll returns (it does nothing else while holding). The helper
 leaves when every connection is closed. Only 127.0.0.0/8 and ::1 are accepted as HOST: this is a load tool.
+
+With --tls-ca CERT every connection speaks TLS (1.2 or 1.3, Python's ssl module; the server's
+certificate is verified against CERT and HOST's address): the handshake comes before the GET, and
+an idle connection counts as closed by the server only when it reads an end of file, an error or
+application data (a TLS 1.3 session ticket arriving late is read and ignored). With TLS the
+response's time for --idle-timeout is when the poll that delivered it returned, not the kernel's
+timestamp: later by however long the helper was busy with other handshakes, so closes can look
+a few milliseconds early.
 """
 import argparse
 import errno
@@ -36,11 +44,23 @@ import ipaddress
 import select
 import signal
 import socket
+import ssl
 import struct
 import sys
 import time
 
-CONNECTING, SENDING, READING, IDLE, DEAD = range(5)
+CONNECTING, SENDING, READING, IDLE, DEAD, HANDSHAKE = range(6)
+
+
+def tls_idle_closed(s):
+    """With TLS: True when an idle connection's readable event is an end of file, an error or
+    application data; False when it only carried TLS records such as a session ticket."""
+    try:
+        return s.recv(65536) is not None
+    except ssl.SSLWantReadError:
+        return False
+    except (ssl.SSLError, OSError):
+        return True
 
 
 def main():
@@ -53,6 +73,7 @@ def main():
     ap.add_argument("--open-timeout", type=float, default=120.0)
     ap.add_argument("--max-hold", type=float, default=300.0)
     ap.add_argument("--idle-timeout", type=float, default=None)
+    ap.add_argument("--tls-ca", default=None)
     a = ap.parse_args()
     if not ipaddress.ip_address(a.host).is_loopback:
         sys.exit("idle_conns.py: only loopback addresses are allowed")
@@ -67,6 +88,9 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
 
     family = socket.AF_INET6 if ":" in a.host else socket.AF_INET
+    tls = None
+    if a.tls_ca is not None:
+        tls = ssl.create_default_context(cafile=a.tls_ca)
     req = f"GET {a.path} HTTP/1.1\r\nHost: {a.host}:{a.port}\r\nUser-Agent: idle_conns\r\n\r\n".encode()
     ep = select.epoll(sizehint=a.n + 16)
     conns = {}  # fd -> [sock, state, buffer, sent]
@@ -127,6 +151,8 @@ def main():
                 continue
             s = c[0]
             if c[1] == IDLE:  # the server closed (or wrote to) a connection already set up
+                if tls is not None and not tls_idle_closed(s):
+                    continue
                 c[1] = DEAD
                 ep.unregister(fd)
                 closed += 1
@@ -138,10 +164,31 @@ def main():
                     fail(fd)
                     continue
                 c[1] = SENDING
+                if tls is not None:  # same fd, now an SSLSocket
+                    s = c[0] = tls.wrap_socket(s, server_hostname=a.host,
+                                               do_handshake_on_connect=False)
+                    c[1] = HANDSHAKE
+            if c[1] == HANDSHAKE:
+                try:
+                    s.do_handshake()
+                except ssl.SSLWantReadError:
+                    ep.modify(fd, select.EPOLLIN)
+                    continue
+                except ssl.SSLWantWriteError:
+                    ep.modify(fd, select.EPOLLOUT)
+                    continue
+                except (ssl.SSLError, OSError):
+                    fail(fd)
+                    continue
+                c[1] = SENDING
+                ep.modify(fd, select.EPOLLOUT)
             if c[1] == SENDING:
                 try:
                     c[3] += s.send(req[c[3]:])
-                except BlockingIOError:
+                except (BlockingIOError, ssl.SSLWantWriteError):
+                    continue
+                except ssl.SSLWantReadError:
+                    ep.modify(fd, select.EPOLLIN)
                     continue
                 except OSError:
                     fail(fd)
@@ -151,9 +198,15 @@ def main():
                     ep.modify(fd, select.EPOLLIN)
                 continue
             if c[1] == READING:
+                anc = []
                 try:
-                    data, anc, _flags, _addr = s.recvmsg(65536, 64)
-                except BlockingIOError:
+                    if tls is None:
+                        data, anc, _flags, _addr = s.recvmsg(65536, 64)
+                    else:  # what the TLS layer has decrypted, up to what the socket holds
+                        data = s.recv(65536)
+                        while data and s.pending():
+                            data += s.recv(65536)
+                except (BlockingIOError, ssl.SSLWantReadError):
                     continue
                 except OSError:
                     fail(fd)
@@ -190,6 +243,8 @@ def main():
         for fd, _ev in events:
             c = conns.get(fd)
             if c is None or c[1] != IDLE:
+                continue
+            if tls is not None and not tls_idle_closed(c[0]):
                 continue
             c[1] = DEAD
             ep.unregister(fd)

@@ -3,8 +3,8 @@
 # Usage: bench/run.sh BUILD_DIR   (`make bench` runs bench/run.sh build)
 # Then, when wrk, h2o and nginx are installed, bench/tick_bench.sh BUILD_DIR (its own section),
 # bench/app_bench.sh BUILD_DIR (the application's section), bench/db_modes.sh BUILD_DIR (the
-# database from the pool or from the loop) and bench/app12_bench.sh BUILD_DIR (MariaDB and
-# HAProxy, issue 12).
+# database from the pool or from the loop), bench/app12_bench.sh BUILD_DIR (MariaDB and
+# HAProxy, issue 12) and bench/tls_bench.sh BUILD_DIR (HTTPS, issue 13).
 #
 # The document is generated section by section: the header (title, machine, command) first,
 # then one function per benchmark. A later benchmark adds its own section function and a call
@@ -158,4 +158,12 @@ if command -v mariadbd >/dev/null && [ -x "$build/db_modes" ]; then
   "$root/bench/db_modes.sh" "$build"
 else
   echo "bench/run.sh: mariadbd or $build/db_modes missing (scripts/deps.sh test): pool/nonblocking section skipped" >&2
+fi
+
+# Issue 13 (bench/tls_bench.sh, about 11 min): HTTPS against h2o and nginx (keep-alive, full and
+# resumed handshakes, 100 KiB and 10 MiB, idle memory); its own section.
+if command -v wrk >/dev/null && command -v h2o >/dev/null && command -v nginx >/dev/null; then
+  "$root/bench/tls_bench.sh" "$build"
+else
+  echo "bench/run.sh: wrk, h2o or nginx missing (scripts/deps.sh bench): HTTPS section skipped" >&2
 fi
