@@ -42,3 +42,5 @@ build fuzz_path src/http/http_path.c
 build fuzz_cond src/http/http_cond.c
 build fuzz_form src/app/form.c
 build fuzz_cookie src/app/cookie.c
+build fuzz_accept src/http/http_encoding.c
+build fuzz_autoindex_names src/http/autoindex.c

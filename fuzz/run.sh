@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses and runs each one for SECONDS (default 300), one after the other.
-# Usage: fuzz/run.sh [SECONDS [HARNESS...]]   (HARNESS: request, path, cond, form, cookie;
-# default all of them). A harness uses fuzz/<harness>.dict when there is one, else fuzz/http.dict.
+# Usage: fuzz/run.sh [SECONDS [HARNESS...]]   (HARNESS: request, path, cond, form, cookie, accept,
+# autoindex_names; default all of them). A harness uses fuzz/<harness>.dict when there is one, else fuzz/http.dict.
 #
 # Each run starts from a fresh copy of fuzz/corpus/<harness>/ in build-fuzz/run/<harness>/, so
 # what it adds never dirties the committed seeds. Runs are polite to a shared 2-core machine:
@@ -13,7 +13,7 @@ root=$(pwd)
 secs=${1:-300}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(request path cond form cookie)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(request path cond form cookie accept autoindex_names)
 
 fuzz/build.sh build-fuzz
 # llvm-14 installs its symbolizer off PATH; without it, crash reports have no file:line.

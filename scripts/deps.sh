@@ -4,6 +4,7 @@
 #   build:  what building and serving need (make build, make run): compiler, cmake, python3,
 #           pkg-config, libsodium, SQLite and MariaDB Connector/C (the application: passwords,
 #           the database), OpenSSL 3 (HTTPS) and its CLI (make run's self-signed certificate)
+#           + zlib, brotli and zstd (compressed variants of static files)
 #   echo:   build + nc (netcat-openbsd), to talk to idle_echo (make run-echo)
 #   format: clang-format (make format, make format-check)
 #   test:   build + cmocka (unit tests), curl, clang-format, wrk and valgrind (stress tests),
@@ -23,7 +24,7 @@
 set -euo pipefail
 
 build=(gcc libc6-dev make cmake python3 pkg-config libsodium-dev libsqlite3-dev libmariadb-dev
-  libssl-dev openssl)
+  libssl-dev openssl zlib1g-dev libbrotli-dev libzstd-dev)
 case "${1:-build}" in
 build) want=("${build[@]}") ;;
 echo) want=("${build[@]}" netcat-openbsd) ;;
