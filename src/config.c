@@ -20,7 +20,13 @@
 
 #include "core/tick.h"
 #include "core/units.h"
+#include "http/http_encoding.h"
 #include "net/tls.h"
+
+/* What --compress compresses by default: text (JavaScript and XML are text/ here, as in
+ * mime.c), JSON, web manifests, WebAssembly and SVG. */
+#define COMPRESS_TYPES_DEFAULT                                                                     \
+    "text/*,application/json,application/manifest+json,application/wasm,image/svg+xml"
 
 #define DAY_MS         (24u * 3600 * 1000)
 #define LINE_MAX_BYTES 4096
@@ -301,6 +307,56 @@ static int set_expires(struct config *cfg, const char *s, char *why, size_t len)
     return 0;
 }
 
+/* "br,zstd,gzip": the codings of compressed variants, any of them, any order. */
+static int set_compress_encodings(struct config *cfg, const char *s, char *why, size_t len)
+{
+    unsigned mask = 0;
+    for (const char *p = s; *p;) {
+        size_t n = strcspn(p, ",");
+        int found = -1;
+        for (int c = HTTP_CODING_GZIP; c < HTTP_CODING_COUNT; c++) {
+            const char *name = http_coding_name((enum http_coding)c);
+            if (strlen(name) == n && strncmp(p, name, n) == 0)
+                found = c;
+        }
+        if (found < 0) {
+            mask = 0;
+            break;
+        }
+        mask |= HTTP_CODING_BIT(found);
+        p += n + (p[n] == ',');
+    }
+    if (!mask) {
+        snprintf(why, len, "expected br, zstd and gzip, or some of them, comma-separated");
+        return -EINVAL;
+    }
+    cfg->compress_encodings = mask;
+    return 0;
+}
+
+/* "text/" and a star, "image/svg+xml", ...: media types and families. */
+static int set_compress_types(struct config *cfg, const char *s, char *why, size_t len)
+{
+    bool ok = *s != '\0';
+    for (const char *p = s; ok && *p;) {
+        size_t n = strcspn(p, ",");
+        const char *slash = memchr(p, '/', n);
+        ok = n > 0 && slash && slash > p && slash + 1 < p + n &&
+             !memchr(slash + 1, '/', (size_t)(p + n - slash - 1)) && printable(p, n) &&
+             (!memchr(p, '*', n) ||
+              (n >= 2 && p[n - 1] == '*' && p[n - 2] == '/' && !memchr(p, '*', n - 1)));
+        p += n + (p[n] == ',');
+    }
+    if (!ok) {
+        snprintf(why, len,
+                 "expected media types or families separated by commas, e.g. "
+                 "text/*,application/json");
+        return -EINVAL;
+    }
+    cfg->compress_types = s;
+    return 0;
+}
+
 /* "TLSv1.2,TLSv1.3", either alone, in any order. */
 static int set_tls_protocols(struct config *cfg, const char *s, char *why, size_t len)
 {
@@ -474,6 +530,25 @@ static const struct opt_def opts[] = {
     {"index", 0, "LIST",
      "a directory asked with a trailing slash serves the first of these files that exists",
      "index.html", K_CUSTOM, F_RELOAD, FIELD(index), 0, 0, set_index, NULL},
+    {"autoindex", 0, "on|off",
+     "list a directory that has no index file (names escaped, sorted, dot-files hidden, "
+     "links leaving the root left out)",
+     "off", K_ONOFF, F_RELOAD, FIELD(autoindex), 0, 0, NULL, NULL},
+    {"compress", 0, "on|off",
+     "make compressed variants (br, zstd, gzip) of compressible static files held in memory, "
+     "once per file version on the worker pool, and send the smallest the client accepts",
+     "on", K_ONOFF, F_RELOAD, FIELD(compress), 0, 0, NULL, NULL},
+    {"compress-static", 0, "on|off",
+     "send precompressed siblings (x.css.br, x.css.zst, x.css.gz, as new as x.css) to clients "
+     "that accept them",
+     "on", K_ONOFF, F_RELOAD, FIELD(compress_static), 0, 0, NULL, NULL},
+    {"compress-encodings", 0, "LIST", "the codings of compressed variants", "br,zstd,gzip",
+     K_CUSTOM, F_RELOAD, FIELD(compress_encodings), 0, 0, set_compress_encodings, NULL},
+    {"compress-min-size", 0, "SIZE", "smaller files are sent as they are", "256", K_SIZE, F_RELOAD,
+     FIELD(compress_min), 0, UINT64_C(1) << 30, NULL, NULL},
+    {"compress-types", 0, "LIST", "the media types compressed (a family as text/*)",
+     COMPRESS_TYPES_DEFAULT, K_CUSTOM, F_RELOAD, FIELD(compress_types), 0, 0, set_compress_types,
+     NULL},
     {"error-page", 0, "STATUS=/PATH",
      "serve this file from the root, with the original status, for these error statuses "
      "(404=/errors/404.html, 500,502,503=/50x.html); repeat it for more",
@@ -807,6 +882,12 @@ static void set_defaults(struct config *cfg)
     *cfg = (struct config){
         .root = "www",
         .index = "index.html",
+        .compress = true,
+        .compress_static = true,
+        .compress_encodings = HTTP_CODING_BIT(HTTP_CODING_BR) | HTTP_CODING_BIT(HTTP_CODING_ZSTD) |
+                              HTTP_CODING_BIT(HTTP_CODING_GZIP),
+        .compress_min = 256,
+        .compress_types = COMPRESS_TYPES_DEFAULT,
         .mode = 3,
         .threads = cpus > 0 ? (uint64_t)cpus : 1,
         .access_log = "-",

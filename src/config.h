@@ -38,9 +38,15 @@ struct listen_addr {
 struct config {
     struct listen_addr listens[CONFIG_LISTEN_MAX];
     int nlisten;
-    char port[8];      /* -p: the port of listen addresses given without one */
-    const char *root;  /* the document root */
-    const char *index; /* --index: a directory's index files, comma-separated, in order */
+    char port[8];                /* -p: the port of listen addresses given without one */
+    const char *root;            /* the document root */
+    const char *index;           /* --index: a directory's index files, comma-separated, in order */
+    bool autoindex;              /* --autoindex: directories without an index are listed */
+    bool compress;               /* --compress: variants made on the worker pool */
+    bool compress_static;        /* --compress-static: precompressed siblings */
+    unsigned compress_encodings; /* --compress-encodings: HTTP_CODING_BIT set */
+    uint64_t compress_min;       /* --compress-min-size */
+    const char *compress_types;  /* --compress-types */
     struct http_error_page error_pages[CONFIG_ERROR_PAGES_MAX]; /* --error-page */
     int nerror_pages;
     struct http_cache_rule cache_rules[CONFIG_CACHE_RULES_MAX]; /* --cache-control, --expires */

@@ -458,23 +458,14 @@ static struct app_options app_options_of(const struct config *cfg, char *dir, si
 }
 
 /* --db: the worker pool, the application, and each loop's port for the pool's completions. */
-static int app_start(struct server *srv, char *err, size_t errlen)
+/* The worker pool and each loop's port: blocking work of the application (--db) and the
+ * compressed variants of files (--compress, which a reload may turn on). */
+static int pool_start(struct server *srv, char *err, size_t errlen)
 {
     const struct config *cfg = srv->cfg;
-    if (!cfg->db)
-        return 0;
     srv->pool = pool_new((unsigned)cfg->workers, (size_t)cfg->worker_queue, POOL_NICE, err, errlen);
     if (!srv->pool)
         return -1;
-    char dir[4096];
-    struct app_options o = app_options_of(cfg, dir, sizeof(dir));
-    srv->app = app_new(&o, srv->pool, err, errlen);
-    if (!srv->app)
-        return -1;
-    if (app_register_stats(srv->app, srv->stats) != 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
     for (int i = 0; i < srv->nworkers; i++) {
         struct worker *w = &srv->workers[i];
         int rc = pool_port_init(&w->port, w->loop);
@@ -484,6 +475,26 @@ static int app_start(struct server *srv, char *err, size_t errlen)
         }
         w->port_open = true;
         w->http.port = &w->port;
+        w->http.pool = srv->pool;
+    }
+    return 0;
+}
+
+static int app_start(struct server *srv, char *err, size_t errlen)
+{
+    const struct config *cfg = srv->cfg;
+    if (pool_start(srv, err, errlen) != 0)
+        return -1;
+    if (!cfg->db)
+        return 0;
+    char dir[4096];
+    struct app_options o = app_options_of(cfg, dir, sizeof(dir));
+    srv->app = app_new(&o, srv->pool, err, errlen);
+    if (!srv->app)
+        return -1;
+    if (app_register_stats(srv->app, srv->stats) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
     return app_setup(srv, srv->gen, false, err, errlen);
 }
@@ -678,12 +689,15 @@ static void worker_close(struct worker *w)
         return;
     for (int i = 0; i < w->nlisteners; i++)
         listener_close(&w->listeners[i]);
+    /* The pool stopped first: every job of this loop comes back once the connections are
+     * closed (an application job finds its connection gone; a compression job gives its file
+     * back to the cache, which goes after it), and is freed. */
     if (w->http.scratch)
-        http_loop_free(&w->http);
-    /* The pool stopped first: every job of this loop comes back, finds its connection gone,
-     * and is freed. */
+        conn_set_close_all(&w->http.conns, CLOSE_SHUTDOWN);
     if (w->port_open)
         pool_port_close(&w->port);
+    if (w->http.scratch)
+        http_loop_free(&w->http);
     if (w->wake_fd >= 0) {
         loop_del(w->loop, &w->wake_io);
         close(w->wake_fd);
@@ -946,7 +960,13 @@ static void settings_init(struct generation *g)
         .max_file = (size_t)cfg->file_cache_bytes / 16,
         .valid_ms = cfg->file_cache_valid_ms,
         .index = cfg->index,
+        .compress = cfg->compress || cfg->compress_static ? cfg->compress_encodings : 0,
+        .min_compress = (size_t)cfg->compress_min,
+        .compress_types = cfg->compress_types,
+        .siblings = cfg->compress_static,
     };
+    s->compress = cfg->compress;
+    s->autoindex = cfg->autoindex;
     s->timeouts_ms[HTTP_TIMEOUT_HEADER] = cfg->header_timeout_ms;
     s->timeouts_ms[HTTP_TIMEOUT_BODY] = cfg->body_timeout_ms;
     s->timeouts_ms[HTTP_TIMEOUT_SEND] = cfg->send_timeout_ms;

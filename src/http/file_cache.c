@@ -9,8 +9,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -60,8 +62,23 @@ static void entry_close(struct file_entry *e)
 static void entry_free(struct file_entry *e)
 {
     entry_close(e);
+    for (int c = 0; c < HTTP_CODING_COUNT; c++) {
+        if (e->variants[c]) {
+            free(e->variants[c]->data);
+            free(e->variants[c]);
+        }
+    }
     free((void *)e->data);
     free(e);
+}
+
+/* The bytes an entry holds in memory: the file and its variants. */
+static size_t entry_bytes(const struct file_entry *e)
+{
+    size_t n = e->data ? (size_t)e->size : 0;
+    for (int c = 0; c < HTTP_CODING_COUNT; c++)
+        n += e->variants[c] ? e->variants[c]->len : 0;
+    return n;
 }
 
 static void lru_unlink(struct file_cache *fc, struct file_entry *e)
@@ -97,7 +114,7 @@ static void forget(struct file_cache *fc, struct file_entry *e)
     lru_unlink(fc, e);
     e->cached = false;
     counter_add(&fc->stats.entries, (uint64_t)-1);
-    counter_add(&fc->stats.bytes, (uint64_t)-e->size);
+    counter_add(&fc->stats.bytes, (uint64_t)-entry_bytes(e));
     if (e->refs == 0)
         entry_free(e);
 }
@@ -375,6 +392,8 @@ static struct file_entry *entry_new(struct file_cache *fc, const char *p, size_t
     return e;
 }
 
+static void load_siblings(struct file_cache *fc, struct file_entry *e);
+
 /* Keeps e (a fresh entry whose fd is still open) in memory and in the cache, if it fits. */
 static void keep(struct file_cache *fc, struct file_entry *e, uint32_t hash, uint64_t now_ms)
 {
@@ -395,6 +414,113 @@ static void keep(struct file_cache *fc, struct file_entry *e, uint32_t hash, uin
     lru_push(fc, e);
     counter_add(&fc->stats.entries, 1);
     counter_add(&fc->stats.bytes, size);
+    if (fc->cfg.compress && size >= fc->cfg.min_compress &&
+        file_cache_type_in(fc->cfg.compress_types, e->content_type)) {
+        e->compress_mask = fc->cfg.compress;
+        if (fc->cfg.siblings)
+            load_siblings(fc, e);
+    }
+}
+
+bool file_cache_type_in(const char *list, const char *content_type)
+{
+    if (!list)
+        return false;
+    size_t tlen = strcspn(content_type, ";");
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n >= 2 && p[n - 1] == '*' && p[n - 2] == '/') {
+            if (tlen >= n - 1 && strncasecmp(content_type, p, n - 1) == 0)
+                return true;
+        } else if (n == tlen && strncasecmp(content_type, p, n) == 0) {
+            return true;
+        }
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+/* The variant's ETag: the file's with the coding's name before the closing quote, so that
+ * each representation has its own (RFC 9110 8.8.3.3). */
+static void variant_etag(const struct file_entry *e, enum http_coding c, struct file_variant *v)
+{
+    const char *name = http_coding_name(c);
+    size_t n = e->etag_len;
+    if (n >= 2 && e->etag[n - 1] == '"')
+        v->etag_len =
+            (size_t)snprintf(v->etag, sizeof(v->etag), "%.*s-%s\"", (int)(n - 1), e->etag, name);
+    else
+        v->etag_len = (size_t)snprintf(v->etag, sizeof(v->etag), "%.*s", (int)n, e->etag);
+}
+
+/* Attaches a variant to a cached entry, counting its bytes. */
+static int attach(struct file_cache *fc, struct file_entry *e, enum http_coding c, char *data,
+                  size_t len, bool sibling)
+{
+    struct file_variant *v = malloc(sizeof(*v));
+    if (!v) {
+        free(data);
+        return -ENOMEM;
+    }
+    *v = (struct file_variant){.data = data, .len = len, .sibling = sibling};
+    variant_etag(e, c, v);
+    /* Room in bytes (the entry count does not change); the entry itself is not evicted. */
+    lru_unlink(fc, e);
+    while (fc->oldest && counter_get(&fc->stats.bytes) + len > fc->cfg.max_bytes) {
+        forget(fc, fc->oldest);
+        counter_add(&fc->stats.evicted, 1);
+    }
+    lru_push(fc, e);
+    e->variants[c] = v;
+    counter_add(&fc->stats.bytes, len);
+    return 0;
+}
+
+/* Precompressed siblings of a cached entry (nginx's gzip_static): x.css.br, .zst, .gz beneath
+ * the root, regular, as new as the file or newer, and smaller. One openat2 per coding. */
+static void load_siblings(struct file_cache *fc, struct file_entry *e)
+{
+    const char *path = entry_path(e);
+    size_t plen = strlen(path);
+    for (int c = HTTP_CODING_GZIP; c < HTTP_CODING_COUNT; c++) {
+        if (!(e->compress_mask & HTTP_CODING_BIT(c)))
+            continue;
+        char name[PATH_MAX];
+        const char *suffix = http_coding_suffix((enum http_coding)c);
+        if (plen + strlen(suffix) >= sizeof(name))
+            continue;
+        memcpy(name, path, plen);
+        strcpy(name + plen, suffix);
+        int fd = open_beneath(fc->root_fd, name);
+        if (fd < 0)
+            continue;
+        struct stat st;
+        char *data = NULL;
+        bool fresh =
+            fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < e->size &&
+            (st.st_mtim.tv_sec > e->mtime.tv_sec ||
+             (st.st_mtim.tv_sec == e->mtime.tv_sec && st.st_mtim.tv_nsec >= e->mtime.tv_nsec));
+        if (fresh)
+            data = read_whole(fd, (size_t)st.st_size);
+        close(fd);
+        if (data)
+            attach(fc, e, (enum http_coding)c, data, (size_t)st.st_size, true);
+    }
+}
+
+int file_cache_open_path(struct file_cache *fc, const char *path)
+{
+    return open_beneath(fc->root_fd, path);
+}
+
+int file_cache_add_variant(struct file_cache *fc, struct file_entry *e, enum http_coding c,
+                           char *data, size_t len)
+{
+    if (!e->cached || e->variants[c] || len >= (size_t)e->size || len > fc->cfg.max_bytes) {
+        free(data);
+        return -ESTALE;
+    }
+    return attach(fc, e, c, data, len, false);
 }
 
 int file_cache_open(struct file_cache *fc, const char *p, size_t len, bool dir, uint64_t now_ms,

@@ -26,8 +26,19 @@
 
 #include "core/counter.h"
 #include "http/http_cond.h"
+#include "http/http_encoding.h"
 
 struct file_cache;
+
+/* A compressed representation of a file held in memory: a precompressed sibling read from disk
+ * (x.css.br beside x.css) or made by the worker pool. It lives as long as its entry. */
+struct file_variant {
+    char *data;
+    size_t len;
+    char etag[HTTP_ETAG_MAX + 8];
+    size_t etag_len;
+    bool sibling; /* read from a precompressed file */
+};
 
 /* A resolved regular file. Everything public is read-only for holders of a reference. */
 struct file_entry {
@@ -39,6 +50,11 @@ struct file_entry {
     char etag[HTTP_ETAG_MAX];
     size_t etag_len;
     char last_modified[HTTP_DATE_LEN + 1]; /* "" when the mtime has no HTTP-date */
+    /* Compression (--compress): the codings this file should have (0: not compressible, or not
+     * held in memory), those ready, and whether the pool is making the missing ones. */
+    unsigned compress_mask;
+    struct file_variant *variants[HTTP_CODING_COUNT];
+    bool compressing;
     /* The cache's own. */
     struct file_cache *cache; /* counts the entry's fd while it holds one */
     struct file_entry *hnext, *newer, *older;
@@ -63,6 +79,14 @@ struct file_cache_config {
     size_t max_bytes;     /* file bytes held in memory, all entries together */
     size_t max_file;      /* the largest file held in memory */
     uint64_t valid_ms;    /* how long an entry is trusted before it is checked again */
+    /* Compression: the codings wanted (HTTP_CODING_BIT; 0: off) for files held in memory, at
+     * least min_compress bytes long, of a type in compress_types ("text/" and a star for a family,
+     * "image/svg+xml"); siblings: look for precompressed siblings (x.css.br, .zst, .gz, as new as
+     * x.css). */
+    unsigned compress;
+    size_t min_compress;
+    const char *compress_types;
+    bool siblings;
     /* A directory's index files, tried in order: names separated by commas (--index), each
      * without '/'; NULL: "index.html". */
     const char *index;
@@ -100,6 +124,21 @@ int file_cache_open(struct file_cache *fc, const char *p, size_t len, bool dir, 
  * resized (the cache then works with the old one). O(entries).
  */
 int file_cache_reconfigure(struct file_cache *fc, const struct file_cache_config *cfg, int root_fd);
+
+/* Adds a compressed representation of e made elsewhere (the worker pool): data (malloc'd, taken
+ * over) of len bytes for coding c. Dropped (freed) when e left the cache meanwhile, already has
+ * one, or the variant is not smaller than the file; else counted in the cache's bytes, evicting
+ * others if need be. 0 when kept, or -errno. */
+int file_cache_add_variant(struct file_cache *fc, struct file_entry *e, enum http_coding c,
+                           char *data, size_t len);
+
+/* Whether a media type is in a comma-separated list of types and families (a family as "text/" and
+ * a star). */
+bool file_cache_type_in(const char *list, const char *content_type);
+
+/* Opens path (decoded, relative to the root) beneath the root as file_cache_open() would
+ * (openat2 RESOLVE_BENEATH), read-only: an fd, or -errno. For a directory's listing. */
+int file_cache_open_path(struct file_cache *fc, const char *path);
 
 /* Gives back a reference from file_cache_open(). O(1). */
 void file_entry_release(struct file_entry *e);

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -21,6 +22,9 @@
 #include "http/http_response.h"
 #include "http/http_route.h"
 #include "http/http_static.h"
+#include "core/pool.h"
+#include "http/autoindex.h"
+#include "http/compress.h"
 #include "net/tls.h"
 
 /*
@@ -407,6 +411,125 @@ static const char *cache_headers(struct http_loop *h, const char *content_type, 
     return n > 0 && (size_t)n < len ? buf : NULL;
 }
 
+/* A file's compressed variants, made by the worker pool (compress_later). */
+struct compress_job {
+    struct pool_job job;
+    struct http_loop *h;
+    struct file_entry *e; /* a reference, given back by compress_done */
+    unsigned mask;        /* the codings to make */
+    char *out[HTTP_CODING_COUNT];
+    size_t out_len[HTTP_CODING_COUNT];
+};
+
+/* brotli's best level costs about 1.3 s of a worker per MiB (docs/PERFORMANCE.md): files above
+ * this size get level 9, about 10x faster for 2 % more bytes. */
+#define COMPRESS_BR_BEST_MAX (256 * 1024)
+
+/* On a worker: each missing coding of the file, whose bytes stay put while the job holds its
+ * reference. */
+static void compress_work(struct pool_job *pj)
+{
+    struct compress_job *j = container_of(pj, struct compress_job, job);
+    size_t size = (size_t)j->e->size;
+    for (int c = HTTP_CODING_GZIP; c < HTTP_CODING_COUNT; c++) {
+        if (!(j->mask & HTTP_CODING_BIT(c)))
+            continue;
+        int level = c == HTTP_CODING_BR && size > COMPRESS_BR_BEST_MAX ? 9 : COMPRESS_LEVEL_DEFAULT;
+        if (compress_buffer((enum http_coding)c, level, j->e->data, size, &j->out[c],
+                            &j->out_len[c]) != 0)
+            j->out[c] = NULL;
+    }
+}
+
+/* On the loop: the variants join the entry (if it is still cached), the reference goes back. */
+static void compress_done(struct pool_job *pj)
+{
+    struct compress_job *j = container_of(pj, struct compress_job, job);
+    j->e->compressing = false;
+    for (int c = HTTP_CODING_GZIP; c < HTTP_CODING_COUNT; c++) {
+        if (!j->out[c])
+            continue;
+        if (pj->ran)
+            file_cache_add_variant(j->h->files, j->e, (enum http_coding)c, j->out[c],
+                                   j->out_len[c]);
+        else
+            free(j->out[c]);
+    }
+    file_entry_release(j->e);
+    free(j);
+}
+
+/* Asks the worker pool for the compressed variants e lacks, once per file version: the request
+ * that asked goes on with what is ready (never a wait). A full queue: the next request asks
+ * again. */
+static void compress_later(struct http_loop *h, struct file_entry *e)
+{
+    unsigned missing = 0;
+    for (int c = HTTP_CODING_GZIP; c < HTTP_CODING_COUNT; c++)
+        if (e->compress_mask & HTTP_CODING_BIT(c) && !e->variants[c])
+            missing |= HTTP_CODING_BIT(c);
+    if (!missing || !e->cached)
+        return;
+    struct compress_job *j = calloc(1, sizeof(*j));
+    if (!j)
+        return;
+    j->job.work = compress_work;
+    j->job.done = compress_done;
+    j->h = h;
+    j->e = e;
+    j->mask = missing;
+    e->refs++;
+    if (pool_submit(h->pool, h->port, &j->job) != 0) {
+        e->refs--;
+        free(j);
+        return;
+    }
+    e->compressing = true;
+}
+
+/*
+ * --autoindex: the listing of the directory res names (it has no index). 0 with the response
+ * queued, or -errno when it cannot be listed (the caller answers as without --autoindex). On the
+ * loop, as nginx's autoindex: one readdir pass and an fstatat per entry.
+ */
+static int respond_listing(struct http_conn *hc, const struct http_request *req,
+                           const struct http_static *res)
+{
+    struct http_loop *h = loop_of(hc);
+    const char *path = res->path;
+    int fd = file_cache_open_path(h->files, path);
+    if (fd < 0)
+        return fd;
+    /* The hidden directory is left out of its parent's listing. */
+    const char *hidden = h->settings->hidden_dir;
+    const char *skip = NULL;
+    if (hidden) {
+        const char *slash = strrchr(hidden, '/');
+        size_t parent = slash ? (size_t)(slash - hidden) : 0;
+        if (strlen(path) == parent && strncmp(path, hidden, parent) == 0)
+            skip = slash ? slash + 1 : hidden;
+    }
+    /* The title shows the path as the client asked it, decoded, with its slashes. */
+    char url[PATH_MAX + 2];
+    int ulen = snprintf(url, sizeof(url), "/%s%s", path, path[0] ? "/" : "");
+    char *page = NULL;
+    size_t len = 0;
+    int rc =
+        ulen > 0 && (size_t)ulen < sizeof(url)
+            ? autoindex_render(h->settings->root_fd, path, fd, url, (size_t)ulen, skip, &page, &len)
+            : -ENAMETOOLONG;
+    close(fd);
+    if (rc != 0)
+        return rc;
+    struct http_head head = head_for(hc, 200);
+    head.content_type = "text/html; charset=utf-8";
+    head.content_length = (int64_t)len;
+    begin_response(hc, req, 200);
+    rc = queue_reply(hc, &head, NULL, page, req->method == HTTP_HEAD ? 0 : len);
+    free(page);
+    return rc;
+}
+
 /* GET or HEAD of a static file. */
 static int respond_static(struct http_conn *hc, const struct http_request *req)
 {
@@ -415,6 +538,9 @@ static int respond_static(struct http_conn *hc, const struct http_request *req)
     http_static_resolve(h->files, loop_now(h->loop), req, h->settings->hidden_dir, h->scratch,
                         h->scratch_len, &res);
     bool head_only = req->method == HTTP_HEAD;
+    if (res.status == 403 && res.err == -FILE_CACHE_NO_INDEX && h->settings->autoindex &&
+        respond_listing(hc, req, &res) == 0)
+        return 0;
     bool file_body = res.file && res.status != 304 && !head_only && res.length > 0;
     /* A file not held in memory keeps its fd (counted by the cache) while it is sent: past the
      * loop's share of the open-file limit, 503 now, rather than the fds running out under
@@ -433,19 +559,22 @@ static int respond_static(struct http_conn *hc, const struct http_request *req)
     const char *extra = NULL;
     if (f && h->settings->ncache_rules)
         extra = cache_headers(h, f->content_type, caching, sizeof(caching));
+    const struct file_variant *v = res.variant;
+    head.vary = res.vary;
     switch (res.status) {
     case 200:
     case 206:
         head.content_type = f->content_type;
+        head.content_encoding = v ? http_coding_name(res.coding) : NULL;
         head.content_length = res.length;
         head.last_modified = f->last_modified[0] ? f->last_modified : NULL;
-        head.etag = f->etag;
+        head.etag = v ? v->etag : f->etag;
         head.accept_ranges = true;
         head.content_range = res.status == 206 ? res.content_range : NULL;
         break;
     case 304:
         head.last_modified = f->last_modified[0] ? f->last_modified : NULL;
-        head.etag = f->etag;
+        head.etag = v ? v->etag : f->etag;
         break;
     default:
         page_len = http_error_page(page, sizeof(page), res.status);
@@ -465,8 +594,11 @@ static int respond_static(struct http_conn *hc, const struct http_request *req)
         return queue_custom_error(hc, &head, NULL, custom, head_only);
     }
     int rc = queue_reply(hc, &head, extra, page, head_only ? 0 : page_len);
+    if (f && f->compress_mask && !f->compressing && h->pool && h->settings->compress)
+        compress_later(h, res.file);
     if (file_body && rc == 0)
-        conn_send_body(&hc->conn, f->data, f->fd, res.offset, res.length, res.file);
+        conn_send_body(&hc->conn, v ? v->data : f->data, v ? -1 : f->fd, res.offset, res.length,
+                       res.file);
     else if (f)
         file_entry_release(res.file);
     return rc;

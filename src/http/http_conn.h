@@ -57,6 +57,8 @@ struct http_settings {
     const char *root_path;  /* --root as given, for error-log lines */
     const char *hidden_dir; /* beneath the root, not served (the templates); NULL: none */
     bool log_not_found;     /* --log-not-found: 404s in the error log too */
+    bool compress;          /* --compress: variants made on the worker pool */
+    bool autoindex;         /* --autoindex: a directory without an index is listed */
     const struct http_error_page *error_pages; /* --error-page */
     int nerror_pages;
     const struct http_cache_rule *cache_rules; /* --cache-control, --expires */
@@ -103,6 +105,7 @@ struct http_loop {
     struct http_header *headers; /* the parser's field array */
     struct file_cache *files;
     struct pool_port *port; /* the worker pool's port on this loop (set by the owner), or NULL */
+    struct pool *pool;      /* the worker pool (set by the owner): compression; or NULL */
     /* Set by the owner: while true, every response closes its connection (--drain-delay). */
     const atomic_bool *leaving;
     time_t refused_logged_sec; /* the last warning about refused connections */

@@ -129,6 +129,9 @@ size_t http_head_write(char *out, size_t cap, const struct http_head *h)
     PUT_LIT(&o, "\r\nServer: tinyweb\r\n");
     FIELD(&o, "Date", h->date);
     FIELD(&o, "Content-Type", h->content_type);
+    FIELD(&o, "Content-Encoding", h->content_encoding);
+    if (h->vary)
+        PUT_LIT(&o, "Vary: Accept-Encoding\r\n");
     if (h->content_length >= 0) {
         PUT_LIT(&o, "Content-Length: ");
         put_uint(&o, (uint64_t)h->content_length);

@@ -19,10 +19,12 @@ struct http_head {
     int64_t content_length;
     const char *last_modified;
     const char *etag;
-    const char *content_range; /* "bytes 0-9/100" or "bytes * /100" (206, 416) */
-    const char *location;      /* 301 */
-    const char *allow;         /* 405 */
-    const char *hsts;          /* Strict-Transport-Security (over TLS, with --hsts) */
+    const char *content_range;    /* "bytes 0-9/100" or "bytes * /100" (206, 416) */
+    const char *location;         /* 301 */
+    const char *allow;            /* 405 */
+    const char *hsts;             /* Strict-Transport-Security (over TLS, with --hsts) */
+    const char *content_encoding; /* "br", "zstd", "gzip" */
+    bool vary;                    /* Vary: Accept-Encoding */
     bool accept_ranges;
 };
 

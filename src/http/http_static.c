@@ -10,6 +10,7 @@
 
 #include "http/http_cond.h"
 #include "http/http_path.h"
+#include "http/http_route.h"
 
 static int status_of_errno(int err)
 {
@@ -74,46 +75,74 @@ static const char *field_or_null(const struct http_str *f)
     return f->len > 0 ? f->p : NULL;
 }
 
-/* Decides 412 / 304 / 206 / 416 / 200 for an open regular file. */
+/* Chooses among the file and its ready compressed variants by Accept-Encoding. false: nothing
+ * acceptable (406). */
+static bool negotiate(const struct http_request *req, struct http_static *res)
+{
+    const struct file_entry *f = res->file;
+    res->vary = true;
+    struct http_str ae = http_request_field(req, "accept-encoding");
+    struct http_accept accept;
+    http_accept_encoding_parse(ae.p, ae.len, ae.p != NULL, &accept);
+    unsigned available = HTTP_CODING_BIT(HTTP_CODING_IDENTITY);
+    uint64_t sizes[HTTP_CODING_COUNT] = {[HTTP_CODING_IDENTITY] = (uint64_t)f->size};
+    for (int c = HTTP_CODING_GZIP; c < HTTP_CODING_COUNT; c++) {
+        if (f->variants[c]) {
+            available |= HTTP_CODING_BIT(c);
+            sizes[c] = f->variants[c]->len;
+        }
+    }
+    int c = http_accept_choose(&accept, available, sizes);
+    if (c < 0)
+        return false;
+    res->coding = (enum http_coding)c;
+    res->variant = c == HTTP_CODING_IDENTITY ? NULL : f->variants[c];
+    return true;
+}
+
+/* Decides 412 / 304 / 206 / 416 / 200 for an open regular file, on the representation chosen
+ * (its ETag and length: RFC 9110 §14 and §13 apply to the selected representation). */
 static void select_representation(const struct http_request *req, struct http_static *res)
 {
     const struct file_entry *f = res->file;
+    const struct file_variant *v = res->variant;
+    const char *etag = v ? v->etag : f->etag;
+    size_t etag_len = v ? v->etag_len : f->etag_len;
+    off_t size = v ? (off_t)v->len : f->size;
     res->status = 200;
     res->offset = 0;
-    res->length = f->size;
+    res->length = size;
     /*
      * RFC 9110 §13.2.2: If-Match (or If-Unmodified-Since without it) first, then 304, then
      * If-Range and Range. An empty If-Match is present (p set) and matches nothing.
      */
     if (http_precondition_failed(req->if_match.p, req->if_match.len, req->if_unmodified_since.p,
-                                 req->if_unmodified_since.len, f->etag, f->etag_len,
-                                 f->mtime.tv_sec)) {
+                                 req->if_unmodified_since.len, etag, etag_len, f->mtime.tv_sec)) {
         fail(res, 412);
         return;
     }
     if (http_not_modified(field_or_null(&req->if_none_match), req->if_none_match.len,
-                          field_or_null(&req->if_modified_since), req->if_modified_since.len,
-                          f->etag, f->etag_len, f->mtime.tv_sec)) {
+                          field_or_null(&req->if_modified_since), req->if_modified_since.len, etag,
+                          etag_len, f->mtime.tv_sec)) {
         /* The file stays with the response: its validators go into the 304's head. */
         res->status = 304;
         res->length = 0;
         return;
     }
     if (req->range.len == 0 || !http_if_range_ok(field_or_null(&req->if_range), req->if_range.len,
-                                                 f->etag, f->etag_len, f->mtime.tv_sec))
+                                                 etag, etag_len, f->mtime.tv_sec))
         return;
     off_t first, last;
-    switch (http_range_parse(req->range.p, req->range.len, f->size, &first, &last)) {
+    switch (http_range_parse(req->range.p, req->range.len, size, &first, &last)) {
     case HTTP_RANGE_OK:
         res->status = 206;
         res->offset = first;
         res->length = last - first + 1;
         snprintf(res->content_range, sizeof(res->content_range), "bytes %lld-%lld/%lld",
-                 (long long)first, (long long)last, (long long)f->size);
+                 (long long)first, (long long)last, (long long)size);
         break;
     case HTTP_RANGE_UNSATISFIABLE:
-        snprintf(res->content_range, sizeof(res->content_range), "bytes */%lld",
-                 (long long)f->size);
+        snprintf(res->content_range, sizeof(res->content_range), "bytes */%lld", (long long)size);
         fail(res, 416);
         break;
     default:
@@ -177,6 +206,10 @@ void http_static_resolve(struct file_cache *files, uint64_t now_ms, const struct
     if (rc != 0) {
         res->err = -rc;
         fail(res, status_of_errno(-rc));
+        return;
+    }
+    if (res->file->compress_mask && !negotiate(req, res)) {
+        fail(res, 406);
         return;
     }
     select_representation(req, res);

@@ -38,9 +38,15 @@ const struct http_cache_rule *http_cache_rule_for(const struct http_cache_rule *
 struct http_static {
     int status;
     struct file_entry *file; /* 200, 206, 304: the file (a reference the caller releases) */
-    off_t offset, length;    /* the body: length bytes from offset (also for HEAD) */
-    char content_range[64];  /* for 206 and 416 */
-    char *location;          /* for 301: points into the caller's scratch */
+    /* The representation chosen by Accept-Encoding: a compressed variant of the file (its
+     * bytes, length and ETag replace the file's), or NULL for the file itself. vary: the file
+     * has compressed representations, so every response for it says Vary: Accept-Encoding. */
+    const struct file_variant *variant;
+    enum http_coding coding;
+    bool vary;
+    off_t offset, length;   /* the body: length bytes from offset (also for HEAD) */
+    char content_range[64]; /* for 206 and 416 */
+    char *location;         /* for 301: points into the caller's scratch */
     /* Why the file could not be served: the errno of the path check or of file_cache_open()
      * (ENOENT, EACCES, ELOOP, FILE_CACHE_NO_INDEX's, ...), 0 when it was found. */
     int err;
@@ -48,7 +54,10 @@ struct http_static {
 };
 
 /*
- * Resolves req through the file cache into res. hidden, when not NULL, is a directory beneath
+ * Resolves req through the file cache into res. For a file with compressed variants the
+ * representation follows Accept-Encoding (the acceptable one with the highest weight among the
+ * file and its ready variants, the smallest on a tie; 406 when none is acceptable), and the
+ * conditionals and Range apply to it. hidden, when not NULL, is a directory beneath
  * the root (decoded, relative: "templates") whose files are not served: 404 for it and for
  * everything under it, whatever spelling of the path the client used. scratch holds the decoded
  * path in its first half and a redirect target in its second: at least 8 * max URI bytes + 64, as

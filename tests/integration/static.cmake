@@ -3,7 +3,7 @@
 # ctest per group (each well under 10 s, optimised or under ASan). Included from
 # tests/CMakeLists.txt, where Python3_EXECUTABLE and the target tinyweb exist.
 set(TINYWEB_STATIC_TEST ${CMAKE_CURRENT_LIST_DIR}/test_static.py)
-foreach(group index errors caching)
+foreach(group index errors caching compress autoindex)
   add_test(NAME static.${group}
            COMMAND ${Python3_EXECUTABLE} ${TINYWEB_STATIC_TEST} --binary $<TARGET_FILE:tinyweb>
                    --group ${group})
