@@ -1280,6 +1280,46 @@ def test_browser_trusts_by_spki(ctx):
     s.stop_checked()
 
 
+def test_browser_gets_compressed(ctx):
+    """The bundled site over HTTPS, where Chromium offers br and zstd: once tinyweb made its
+    variants (the first visit gets the identity), the page and its stylesheet (fetched past
+    Chromium's cache) arrive compressed (Resource Timing: fewer bytes encoded than decoded) and
+    the page renders as before."""
+    a = ctx.cert('ecdsa')
+    browser = Chromium([a.spki])
+    ctx.cleanups.append(browser.close)
+    root = site_root(ctx)
+    s = Server(ctx, root=root, cert=a)
+    sizes = ('const done = arguments[arguments.length - 1]; '
+             'const n = performance.getEntriesByType("navigation")[0]; '
+             'const url = location.origin + "/style.css?fetch=" + arguments[0]; '
+             'fetch(url, {cache: "no-store"}).then(r => r.text()).then(() => { '
+             '  const c = performance.getEntriesByName(url)[0]; '
+             '  done([n.encodedBodySize, n.decodedBodySize, c.encodedBodySize, '
+             '        c.decodedBodySize]); }).catch(e => done(String(e)));')
+    seen = []
+
+    def compressed():
+        browser.drv.get(f'https://{HOST}:{s.port}/?visit={len(seen)}')
+        wait_until(lambda: browser.js('return document.readyState') == 'complete', 20, 'the page')
+        got = browser.drv.execute_async_script(sizes, len(seen))
+        seen.append(got)
+        check(isinstance(got, list), f'the fetch failed: {got}')
+        return got[0] < got[1] and got[2] < got[3]
+    try:
+        wait_until(compressed, 20, 'compressed responses in Chromium', 0.2)
+    except common.Failure:
+        raise common.Failure(f'no compressed responses in Chromium: [page encoded, decoded, '
+                             f'stylesheet encoded, decoded] seen: {seen[-5:]}') from None
+    page, css = seen[-1][:2], seen[-1][2:]
+    check(page[0] * 2 < page[1] and css[0] * 2 < css[1],
+          f'compressed to less than half: page {page}, stylesheet {css}')
+    check(browser.js('return document.title') == 'tinyweb', 'the page renders')
+    bg = browser.js('return getComputedStyle(document.body).backgroundColor')
+    check(bg == 'rgb(246, 247, 249)', f'the stylesheet applies (body background #f6f7f9): {bg!r}')
+    s.stop_checked()
+
+
 # ---------------------------------------------------------------------------------------------
 # testssl.sh
 
@@ -1344,7 +1384,7 @@ GROUPS = {
                test_truncated_record],
     'reload': [test_reload_certificate],
     'http': [test_hsts, test_redirect_https, test_secure_cookie],
-    'browser': [test_browser_trusts_by_spki],
+    'browser': [test_browser_trusts_by_spki, test_browser_gets_compressed],
     'testssl': [test_testssl],
 }
 # Not run unless asked for by --group (slow, or needing Selenium's interpreter).
