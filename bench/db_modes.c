@@ -64,7 +64,7 @@
 
 /* As db_mariadb.c. */
 #define CONNECT_TIMEOUT_S 2
-#define IO_TIMEOUT_S 10
+#define IO_TIMEOUT_S      10
 #define INIT_COMMAND                                                                               \
     "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00',"     \
     " innodb_lock_wait_timeout = 5"
@@ -72,9 +72,9 @@
     "SELECT s.user_id, u.name, s.expires FROM sessions AS s"                                       \
     " JOIN users AS u ON u.id = s.user_id"                                                         \
     " WHERE s.token_hash = ? AND s.expires > ?"
-#define NAME_MAX_BYTES 200 /* DB_NAME_MAX */
-#define POOL_NICE 10       /* server.c */
-#define QUEUE_MAX 1024     /* --worker-queue's default */
+#define NAME_MAX_BYTES 200  /* DB_NAME_MAX */
+#define POOL_NICE      10   /* server.c */
+#define QUEUE_MAX      1024 /* --worker-queue's default */
 
 static const char *const schema[] = {
     "CREATE TABLE IF NOT EXISTS users ("
@@ -105,8 +105,7 @@ static struct {
     unsigned conns, inflight, users, sessions;
     double seconds, warmup;
     long server_pid;
-} opt = {.conns = 8, .inflight = 50, .users = 1000, .sessions = 100000, .seconds = 10,
-         .warmup = 1};
+} opt = {.conns = 8, .inflight = 50, .users = 1000, .sessions = 100000, .seconds = 10, .warmup = 1};
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -191,7 +190,8 @@ static void parse_url(const char *url)
 {
     if (strncmp(url, "mysql://", 8) != 0 || strchr(url, '%'))
         die("URL: expected mysql://USER[:PASSWORD]@[HOST[:PORT]]/DB[?socket=P&password_file=P]");
-    const char *a = url + 8, *slash = strchr(a, '/'), *at = slash ? memrchr(a, '@', (size_t)(slash - a)) : NULL;
+    const char *a = url + 8, *slash = strchr(a, '/'),
+               *at = slash ? memrchr(a, '@', (size_t)(slash - a)) : NULL;
     if (!at || at == a)
         die("URL: no user");
     const char *colon = memchr(a, ':', (size_t)(at - a));
@@ -290,8 +290,10 @@ static void setup(void)
         die("out of memory");
     p = q + sprintf(q, "INSERT INTO users(name, hash, created) VALUES ");
     for (unsigned i = 0; i < opt.users; i++)
-        p += sprintf(p, "%s('bench-user-%05u','$argon2id$v=19$m=65536,t=2,p=1$bench$bench',"
-                        "UNIX_TIMESTAMP())", i ? "," : "", i);
+        p += sprintf(p,
+                     "%s('bench-user-%05u','$argon2id$v=19$m=65536,t=2,p=1$bench$bench',"
+                     "UNIX_TIMESTAMP())",
+                     i ? "," : "", i);
     sql(m, q);
     /* The users' ids, to spread the sessions over them. */
     if (mysql_real_query(m, "SELECT id FROM users", 20) != 0 || !(r = mysql_store_result(m)))
@@ -384,11 +386,11 @@ static void load(void)
 
 struct req {
     struct req *next;
-    uint32_t tok;     /* index in tokens */
-    uint64_t t0;      /* submitted (ns, monotonic) */
-    int64_t now;      /* the statement's now */
-    int rc;           /* 0, MYSQL_NO_DATA, MYSQL_DATA_TRUNCATED, or 1 (error: err) */
-    unsigned err;     /* the library's error number */
+    uint32_t tok; /* index in tokens */
+    uint64_t t0;  /* submitted (ns, monotonic) */
+    int64_t now;  /* the statement's now */
+    int rc;       /* 0, MYSQL_NO_DATA, MYSQL_DATA_TRUNCATED, or 1 (error: err) */
+    unsigned err; /* the library's error number */
     int64_t user_id, expires;
     char name[NAME_MAX_BYTES + 1];
     unsigned long name_len;
@@ -562,14 +564,15 @@ static void report(void)
            "\tclient_ms_per_k=%.2f\tloop_ms_per_k=%.2f\tserver_ms_per_k=%.2f"
            "\tp50_us=%.1f\tp99_us=%.1f\tvcsw_per_lookup=%.2f\tivcsw_per_lookup=%.3f"
            "\twakes_per_lookup=%.3f\tother_cpus=%.3f\terrors=%" PRIu64 "\n",
-           opt.mode, opt.conns, opt.inflight, secs, n, (double)n / secs,
-           s1.self_cpu - s0.self_cpu, s1.loop_cpu - s0.loop_cpu, s1.server_cpu - s0.server_cpu,
+           opt.mode, opt.conns, opt.inflight, secs, n, (double)n / secs, s1.self_cpu - s0.self_cpu,
+           s1.loop_cpu - s0.loop_cpu, s1.server_cpu - s0.server_cpu,
            (s1.self_cpu - s0.self_cpu) * 1e3 * k, (s1.loop_cpu - s0.loop_cpu) * 1e3 * k,
            (s1.server_cpu - s0.server_cpu) * 1e3 * k, p50, p99,
            (double)(s1.vcsw - s0.vcsw) * k / 1000, (double)(s1.ivcsw - s0.ivcsw) * k / 1000,
            (double)(s1.wakes - s0.wakes) * k / 1000,
            ((s1.machine_cpu - s0.machine_cpu) - (s1.self_cpu - s0.self_cpu) -
-            (s1.server_cpu - s0.server_cpu)) / secs,
+            (s1.server_cpu - s0.server_cpu)) /
+               secs,
            n_errors);
 }
 
@@ -586,8 +589,8 @@ static struct req *reqs_new(void)
 
 static struct {
     pthread_mutex_t mu;
-    pthread_cond_t ready;  /* a job was queued, or stopping */
-    pthread_cond_t up;     /* a worker connected */
+    pthread_cond_t ready; /* a job was queued, or stopping */
+    pthread_cond_t up;    /* a worker connected */
     struct req *head, **tail;
     size_t queued;
     bool stopping;
@@ -595,8 +598,10 @@ static struct {
     pthread_mutex_t port_mu; /* the loop's completion list */
     struct req *done_head, **done_tail;
     int efd;
-} P = {.mu = PTHREAD_MUTEX_INITIALIZER, .ready = PTHREAD_COND_INITIALIZER,
-       .up = PTHREAD_COND_INITIALIZER, .port_mu = PTHREAD_MUTEX_INITIALIZER};
+} P = {.mu = PTHREAD_MUTEX_INITIALIZER,
+       .ready = PTHREAD_COND_INITIALIZER,
+       .up = PTHREAD_COND_INITIALIZER,
+       .port_mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* One lookup on a blocking connection, as db_mariadb.c's session_find (with ensure()'s poll). */
 static void lookup_blocking(MYSQL *m, MYSQL_STMT *st, struct req *r)
@@ -774,8 +779,8 @@ struct aconn {
 static struct {
     int ep;
     struct aconn *conns;
-    struct aconn *free; /* idle connections, a stack */
-    struct req *head, **tail; /* lookups waiting for a connection */
+    struct aconn *free;          /* idle connections, a stack */
+    struct req *head, **tail;    /* lookups waiting for a connection */
     struct aconn *thead, *ttail; /* armed timers, earliest first */
     unsigned nready;
 } A;
@@ -990,8 +995,8 @@ static void run_async(void)
         c->m = handle_new(true);
         c->state = A_CONNECT;
         MYSQL *mret = NULL;
-        int status = mysql_real_connect_start(&mret, c->m, opt.host, opt.user, opt.password,
-                                              opt.db, opt.port, opt.socket, CLIENT_FOUND_ROWS);
+        int status = mysql_real_connect_start(&mret, c->m, opt.host, opt.user, opt.password, opt.db,
+                                              opt.port, opt.socket, CLIENT_FOUND_ROWS);
         if (status == 0) {
             if (!mret)
                 die("cannot connect: %s", mysql_error(c->m));
@@ -1030,7 +1035,8 @@ static void run_async(void)
         }
         if (A.thead) {
             uint64_t tn = now_ns();
-            int tt = A.thead->deadline <= tn ? 0 : (int)((A.thead->deadline - tn + 999999) / 1000000);
+            int tt =
+                A.thead->deadline <= tn ? 0 : (int)((A.thead->deadline - tn + 999999) / 1000000);
             if (timeout < 0 || tt < timeout)
                 timeout = tt;
         }

@@ -51,9 +51,9 @@ enum err { E_CONNECT, E_HANDSHAKE, E_IO, E_HTTP, E_TIMEOUT, E_COUNT };
 static const char *const err_name[E_COUNT] = {"connect", "handshake", "io", "http", "timeout"};
 
 #define CONN_TIMEOUT_NS (10 * 1000000000LL)
-#define DRAIN_NS (5 * 1000000000LL)
-#define POOL_MAX 4096
-#define LAT_MAX (4u << 20)
+#define DRAIN_NS        (5 * 1000000000LL)
+#define POOL_MAX        4096
+#define LAT_MAX         (4u << 20)
 
 struct conn {
     int fd;
@@ -413,13 +413,22 @@ static void run(int width, int64_t deadline, bool (*more)(void), bool (*until)(v
 
 static int64_t t_end;
 static long long max_total;
-static bool prime_more(void) { return inflight() == 0 && g.last == NULL; }
-static bool prime_done(void) { return g.last != NULL && inflight() == 0; }
+static bool prime_more(void)
+{
+    return inflight() == 0 && g.last == NULL;
+}
+static bool prime_done(void)
+{
+    return g.last != NULL && inflight() == 0;
+}
 static bool load_more(void)
 {
     return now_ns() < t_end && (max_total == 0 || g.started < max_total);
 }
-static bool load_done(void) { return !load_more() && inflight() == 0; }
+static bool load_done(void)
+{
+    return !load_more() && inflight() == 0;
+}
 
 static int cmp_u32(const void *a, const void *b)
 {
@@ -441,17 +450,33 @@ int main(int argc, char **argv)
     const char *path = "/index.html", *suites = NULL;
     while ((opt = getopt(argc, argv, "c:d:n:rp:s:A:")) != -1) {
         switch (opt) {
-        case 'c': conns = atoi(optarg); break;
-        case 'd': secs = atof(optarg); break;
-        case 'n': max_total = atoll(optarg); break;
-        case 'r': g.resume = true; break;
-        case 'p': path = optarg; break;
-        case 's': suites = optarg; break;
-        case 'A': g.cafile = optarg; break;
-        default: usage();
+        case 'c':
+            conns = atoi(optarg);
+            break;
+        case 'd':
+            secs = atof(optarg);
+            break;
+        case 'n':
+            max_total = atoll(optarg);
+            break;
+        case 'r':
+            g.resume = true;
+            break;
+        case 'p':
+            path = optarg;
+            break;
+        case 's':
+            suites = optarg;
+            break;
+        case 'A':
+            g.cafile = optarg;
+            break;
+        default:
+            usage();
         }
     }
-    if (argc - optind != 2 || conns < 1 || conns > 10000 || secs <= 0 || secs > 600 || max_total < 0)
+    if (argc - optind != 2 || conns < 1 || conns > 10000 || secs <= 0 || secs > 600 ||
+        max_total < 0)
         usage();
     g.host = argv[optind];
     g.addr.sin_family = AF_INET;
@@ -518,14 +543,14 @@ int main(int argc, char **argv)
     qsort(g.lat_us, g.nlat, sizeof *g.lat_us, cmp_u32);
     double p50 = g.nlat ? g.lat_us[g.nlat / 2] / 1000.0 : 0;
     double p99 = g.nlat ? g.lat_us[(size_t)((double)g.nlat * 0.99)] / 1000.0 : 0;
-    printf("done mode=%s conns=%d secs=%.3f ok=%lld rate=%.1f errors=%lld", g.resume ? "resumed" : "full",
-           conns, el, g.ok, g.ok / el, nerr);
+    printf("done mode=%s conns=%d secs=%.3f ok=%lld rate=%.1f errors=%lld",
+           g.resume ? "resumed" : "full", conns, el, g.ok, g.ok / el, nerr);
     for (int e = 0; e < E_COUNT; e++)
         printf(" %s=%lld", err_name[e], g.errors[e]);
     printf(" offered=%lld reoffered=%lld resumed=%lld resumed_share=%.4f tickets=%lld p50_ms=%.2f "
            "p99_ms=%.2f version=%s cipher=%s group=%s other_cipher=%lld\n",
-           g.offered, g.reoffered, g.resumed, g.ok ? (double)g.resumed / (double)g.ok : 0.0, g.tickets, p50, p99,
-           g.version[0] ? g.version : "none", g.cipher[0] ? g.cipher : "none",
+           g.offered, g.reoffered, g.resumed, g.ok ? (double)g.resumed / (double)g.ok : 0.0,
+           g.tickets, p50, p99, g.version[0] ? g.version : "none", g.cipher[0] ? g.cipher : "none",
            g.group[0] ? g.group : "none", g.other_cipher);
     if (g.first_error[0])
         printf("first_error=%s\n", g.first_error);

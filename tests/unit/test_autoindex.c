@@ -455,8 +455,8 @@ static void test_hostile_url(void **state)
     assert_true(dir_fd >= 0);
     char *page;
     size_t len;
-    assert_int_equal(autoindex_render(root_fd, "zdir", dir_fd, url, sizeof(url) - 1, NULL, &page, &len),
-                     0);
+    assert_int_equal(
+        autoindex_render(root_fd, "zdir", dir_fd, url, sizeof(url) - 1, NULL, &page, &len), 0);
     close(dir_fd);
     assert_has(page, "<title>Index of /&lt;script&gt;&quot;x&#39;&amp;" PIC_LF FFFD "/</title>");
     assert_has(page, "<h1>Index of /&lt;script&gt;&quot;x&#39;&amp;" PIC_LF FFFD "/</h1>");
@@ -473,7 +473,8 @@ static void test_fd_and_errors(void **state)
     char *page = NULL;
     size_t len = 0;
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(autoindex_render(root_fd, "sub", dir_fd, "/sub/", 5, NULL, &page, &len), 0);
+        assert_int_equal(autoindex_render(root_fd, "sub", dir_fd, "/sub/", 5, NULL, &page, &len),
+                         0);
         assert_has(page, "inner.txt");
         free(page);
     }
