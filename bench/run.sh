@@ -4,7 +4,8 @@
 # Then, when wrk, h2o and nginx are installed, bench/tick_bench.sh BUILD_DIR (its own section),
 # bench/app_bench.sh BUILD_DIR (the application's section), bench/db_modes.sh BUILD_DIR (the
 # database from the pool or from the loop), bench/app12_bench.sh BUILD_DIR (MariaDB and
-# HAProxy, issue 12) and bench/tls_bench.sh BUILD_DIR (HTTPS, issue 13).
+# HAProxy, issue 12), bench/tls_bench.sh BUILD_DIR (HTTPS, issue 13) and
+# bench/compress_bench.sh BUILD_DIR (compression, issue 14).
 #
 # The document is generated section by section: the header (title, machine, command) first,
 # then one function per benchmark. A later benchmark adds its own section function and a call
@@ -166,4 +167,12 @@ if command -v wrk >/dev/null && command -v h2o >/dev/null && command -v nginx >/
   "$root/bench/tls_bench.sh" "$build"
 else
   echo "bench/run.sh: wrk, h2o or nginx missing (scripts/deps.sh bench): HTTPS section skipped" >&2
+fi
+
+# Issue 14 (bench/compress_bench.sh, about 3 min): a 100 KiB HTML page with Accept-Encoding: gzip,
+# br from tinyweb's cached variant, nginx gzip on and gzip_static, h2o compress: ON; its own section.
+if command -v wrk >/dev/null && command -v h2o >/dev/null && command -v nginx >/dev/null; then
+  "$root/bench/compress_bench.sh" "$build"
+else
+  echo "bench/run.sh: wrk, h2o or nginx missing (scripts/deps.sh bench): compression section skipped" >&2
 fi
