@@ -53,6 +53,7 @@ struct file_entry {
     /* Compression (--compress): the codings this file should have (0: not compressible, or not
      * held in memory), those ready, and whether the pool is making the missing ones. */
     unsigned compress_mask;
+    unsigned compress_tried; /* made once already, kept or not (a variant not smaller is not) */
     struct file_variant *variants[HTTP_CODING_COUNT];
     bool compressing;
     /* The cache's own. */

@@ -403,9 +403,9 @@ static const char *cache_headers(struct http_loop *h, const char *content_type, 
     else if (r->expires)
         n = snprintf(buf, len, "Cache-Control: max-age=%llu\r\n", (unsigned long long)r->expires_s);
     if (r->expires && n >= 0 && (size_t)n < len) {
+        /* From the second the response's Date shows (head_for read the clock just before). */
         char date[HTTP_DATE_LEN + 1];
-        time_t now = time(NULL);
-        if (http_date_format(now + (time_t)r->expires_s, date) == 0)
+        if (http_date_format(h->date_sec + (time_t)r->expires_s, date) == 0)
             n += snprintf(buf + n, len - (size_t)n, "Expires: %s\r\n", date);
     }
     return n > 0 && (size_t)n < len ? buf : NULL;
@@ -446,6 +446,7 @@ static void compress_done(struct pool_job *pj)
 {
     struct compress_job *j = container_of(pj, struct compress_job, job);
     j->e->compressing = false;
+    j->e->compress_tried |= j->mask;
     for (int c = HTTP_CODING_GZIP; c < HTTP_CODING_COUNT; c++) {
         if (!j->out[c])
             continue;
@@ -466,7 +467,7 @@ static void compress_later(struct http_loop *h, struct file_entry *e)
 {
     unsigned missing = 0;
     for (int c = HTTP_CODING_GZIP; c < HTTP_CODING_COUNT; c++)
-        if (e->compress_mask & HTTP_CODING_BIT(c) && !e->variants[c])
+        if (e->compress_mask & ~e->compress_tried & HTTP_CODING_BIT(c) && !e->variants[c])
             missing |= HTTP_CODING_BIT(c);
     if (!missing || !e->cached)
         return;
