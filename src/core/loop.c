@@ -40,6 +40,11 @@ struct loop {
     /* This turn's events; loop_forget() blanks entries for an fd removed mid-turn. */
     int nevents;
     struct epoll_event events[LOOP_MAX_EVENTS];
+    /* Posted events (loop_post): for the next turn, and those being dispatched in this one. */
+    struct posted {
+        struct epoll_event *ev;
+        int n, cap;
+    } post, run;
 };
 
 static void read_clock(struct loop *loop)
@@ -94,6 +99,8 @@ void loop_free(struct loop *loop)
     if (loop->epfd >= 0)
         close(loop->epfd);
     timers_free(loop->timers);
+    free(loop->post.ev);
+    free(loop->run.ev);
     free(loop);
 }
 
@@ -123,6 +130,46 @@ int loop_rearm(struct loop *loop, struct loop_io *io)
     return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, io->fd, &ev) == 0 ? 0 : -errno;
 }
 
+int loop_post(struct loop *loop, struct loop_io *io, uint32_t events)
+{
+    struct posted *p = &loop->post;
+    for (int i = 0; i < p->n; i++) {
+        if (p->ev[i].data.ptr == io) {
+            p->ev[i].events |= events;
+            return 0;
+        }
+    }
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 16;
+        struct epoll_event *ev = realloc(p->ev, (size_t)cap * sizeof(*ev));
+        if (!ev)
+            return -ENOMEM;
+        p->ev = ev;
+        p->cap = cap;
+    }
+    p->ev[p->n++] = (struct epoll_event){.events = events, .data.ptr = io};
+    return 0;
+}
+
+/* Blanks io's entries in n events. */
+static void blank(struct epoll_event *ev, int n, const struct loop_io *io)
+{
+    for (int i = 0; i < n; i++) {
+        if (ev[i].data.ptr == io)
+            ev[i].data.ptr = NULL;
+    }
+}
+
+/* Dispatches n events; entries blanked meanwhile are skipped. */
+static void dispatch(struct loop *loop, const struct epoll_event *ev, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct loop_io *io = ev[i].data.ptr;
+        if (io)
+            io->fn(loop, io, ev[i].events);
+    }
+}
+
 void loop_del(struct loop *loop, struct loop_io *io)
 {
     /* Failure means the fd was never added or is already closed: nothing left to remove. */
@@ -133,11 +180,11 @@ void loop_del(struct loop *loop, struct loop_io *io)
 void loop_forget(struct loop *loop, struct loop_io *io)
 {
     /* The owner may be freed right after this; later events of this turn must not reach it.
-     * A turn holds at most LOOP_MAX_EVENTS entries, so the scan is short and cache-hot. */
-    for (int i = 0; i < loop->nevents; i++) {
-        if (loop->events[i].data.ptr == io)
-            loop->events[i].data.ptr = NULL;
-    }
+     * A turn holds at most LOOP_MAX_EVENTS entries, so the scan is short and cache-hot; posted
+     * events are few. */
+    blank(loop->events, loop->nevents, io);
+    blank(loop->post.ev, loop->post.n, io);
+    blank(loop->run.ev, loop->run.n, io);
 }
 
 /* One epoll wait of at most ns (-1: no limit): to the nanosecond with epoll_pwait2, else in ms
@@ -169,7 +216,8 @@ int loop_run(struct loop *loop)
         return rc;
     loop->stopping = false;
     while (!loop->stopping) {
-        int n = loop_wait(loop, loop->expire_more ? 0 : tick->ops->wait_ns(tick, loop));
+        bool busy = loop->expire_more || loop->post.n > 0;
+        int n = loop_wait(loop, busy ? 0 : tick->ops->wait_ns(tick, loop));
         read_clock(loop);
         if (n < 0) {
             /* A signal interrupted the wait; its byte is waiting in the socketpair. */
@@ -179,12 +227,16 @@ int loop_run(struct loop *loop)
             break;
         }
         loop->nevents = n;
-        for (int i = 0; i < n; i++) {
-            struct loop_io *io = loop->events[i].data.ptr;
-            if (io)
-                io->fn(loop, io, loop->events[i].events);
-        }
+        dispatch(loop, loop->events, n);
         loop->nevents = 0;
+        if (loop->post.n > 0) {
+            /* What this turn posts waits for the next one. */
+            struct posted p = loop->run;
+            loop->run = loop->post;
+            loop->post = (struct posted){p.ev, 0, p.cap};
+            dispatch(loop, loop->run.ev, loop->run.n);
+            loop->run.n = 0;
+        }
         /* I/O first, then expiry, as in the seeds: a connection that just spoke is not closed. */
         if (tick->ops->take_due(tick, loop) || loop->expire_more)
             loop->expire_more = timers_expire(loop->timers, loop->now, LOOP_EXPIRE_BUDGET,

@@ -58,11 +58,20 @@ int loop_mod(struct loop *loop, struct loop_io *io, uint32_t events);
  * others, yields with it. One syscall. 0 or -errno. */
 int loop_rearm(struct loop *loop, struct loop_io *io);
 
+/*
+ * Calls io->fn with events at the next turn, after that turn's epoll events, as if epoll had
+ * reported them: for bytes an owner holds in its own buffers, which epoll cannot see (records a
+ * TLS read took from the socket and did not hand out yet). Posting io again before then changes
+ * nothing. The next wait does not block. 0 or -ENOMEM.
+ */
+int loop_post(struct loop *loop, struct loop_io *io, uint32_t events);
+
 /* Removes io; events of this turn not yet dispatched for it are dropped. O(events of the turn). */
 void loop_del(struct loop *loop, struct loop_io *io);
 
 /* Forgets io without epoll_ctl, for an fd about to be closed that no other fd refers to (close
- * then takes it out of the epoll set): drops this turn's pending events for it. */
+ * then takes it out of the epoll set): drops this turn's pending events for it, and its posted
+ * ones. */
 void loop_forget(struct loop *loop, struct loop_io *io);
 
 /* Runs until loop_stop(). Returns 0, or -errno if epoll or the tick source failed. */

@@ -906,7 +906,7 @@ static enum step on_head(struct http_conn *hc)
     if (keep) {
         /* A client that waits for "100 Continue" is told to go on; what the socket does not
          * take at once is queued and sent as the body is read (on_writable). */
-        if (req.expect_continue && !conn_pending(&hc->conn)) {
+        if (req.expect_continue && !conn_queued(&hc->conn)) {
             static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
             int rc = conn_send(&hc->conn, go_on, sizeof(go_on) - 1);
             if (rc != 0) {
@@ -1069,6 +1069,7 @@ static enum step finish_response(struct http_conn *hc)
 static enum step on_send(struct http_conn *hc)
 {
     struct conn *c = &hc->conn;
+    c->closing = !hc->keep_alive;
     size_t written = 0;
     int rc = conn_flush(c, &written);
     hc->resp.sent += written;
@@ -1248,7 +1249,7 @@ int http_resume(struct http_wait *w, http_handler_fn answer, void *ctx)
 static void send_timeout_page(struct http_conn *hc)
 {
     struct conn *c = &hc->conn;
-    if (conn_pending(c))
+    if (conn_queued(c))
         return;
     hc->keep_alive = false;
     size_t written = 0;

@@ -16,8 +16,11 @@
 
 /* How much one read asks for: large enough that a typical request or burst is one syscall. */
 #define CONN_READ_CHUNK BUF_BLOCK
-/* How much of a file one copy takes (the loop's scratch buffer). */
+/* How much of a file one copy takes (the loop's scratch buffer); over TLS, the plaintext
+ * sealed for one send. */
 #define CONN_FILE_CHUNK (64 * 1024)
+/* A response's first TLS record (head and body start) fits one pooled block once sealed. */
+#define TLS_FIRST_RECORD (BUF_BLOCK - TLS_RECORD_OVERHEAD)
 /* How much one sendfile call may take: the socket takes what fits, so this only bounds a turn. */
 #define CONN_SENDFILE_SLICE (1024 * 1024)
 /* Buffers and connections kept for reuse per loop: enough for a busy loop's working set,
@@ -90,9 +93,14 @@ bool conn_unread(const struct conn *c)
     return n >= 0 || (errno != EAGAIN && errno != EINTR);
 }
 
-bool conn_pending(const struct conn *c)
+bool conn_queued(const struct conn *c)
 {
     return buf_readable(&c->out) > 0 || c->body_off < c->body_end;
+}
+
+bool conn_pending(const struct conn *c)
+{
+    return conn_queued(c) || (c->tls && tls_unsent(c->tls));
 }
 
 static void conn_ready(struct loop *loop, struct loop_io *io, uint32_t events);
@@ -103,7 +111,7 @@ static int update_events(struct conn *c)
     uint32_t events = c->set->trigger;
     if (!c->read_paused)
         events |= EPOLLIN | EPOLLRDHUP;
-    if (conn_pending(c) || c->tls_want_write)
+    if (conn_pending(c))
         events |= EPOLLOUT;
     if (c->registered)
         return loop_mod(c->set->loop, &c->io, events);
@@ -122,9 +130,22 @@ int conn_yield(struct conn *c)
     return c->registered ? loop_rearm(c->set->loop, &c->io) : 0;
 }
 
+/* Records a TLS read took from the socket and did not hand out yet: epoll cannot see them, so
+ * the connection is called again next turn (a no-op if they are gone by then). */
+#define CONN_POSTED EPOLLMSG /* never reported by epoll */
+
+static int post_tls(struct conn *c)
+{
+    if (!c->tls || !tls_pending(c->tls))
+        return 0;
+    return loop_post(c->set->loop, &c->io, EPOLLIN | CONN_POSTED);
+}
+
 int conn_pause_read(struct conn *c, bool paused)
 {
     c->read_paused = paused;
+    if (!paused && post_tls(c) != 0)
+        return -ENOMEM;
     /* Not in epoll yet: conn_register() applies it. */
     return c->registered ? update_events(c) : 0;
 }
@@ -228,56 +249,75 @@ static ssize_t write_some(struct conn *c)
 }
 
 /*
- * The TLS write: one buffer per call (OpenSSL has no writev), so a short head and the start of
- * the body are copied together into the loop's scratch and go as one record: a small response
- * is one record and one syscall. Otherwise the head alone, 64 KiB of a memory body in place, or
- * a 64 KiB file piece through the scratch, written whole (four records) or not at all. After
- * -EAGAIN the same bytes are offered again: nothing was consumed, and the same copy is made
- * from the same offsets.
+ * The TLS write: records are sealed into the TLS buffer, up to CONN_FILE_CHUNK of plaintext,
+ * then leave in one send. The head and the start of the body are copied together into the
+ * loop's scratch and go as one record (a small response is one record and one syscall);
+ * then the body in place (memory) or through the scratch (a file). Sealed records are never
+ * taken back: what the socket did not take is sent first at the next call. Returns the
+ * plaintext bytes sealed (consumed from the queue), 0 when nothing was left, or -errno.
  */
 static ssize_t write_some_tls(struct conn *c)
 {
-    size_t head = buf_readable(&c->out);
-    off_t left = c->body_end - c->body_off;
-    const char *p;
-    size_t n;
-    if (head > 0 && (left == 0 || head >= TLS_RECORD_MAX)) {
-        p = c->out.data + c->out.off;
-        n = head;
-    } else if (head > 0) {
-        if (!c->set->scratch && !(c->set->scratch = malloc(CONN_FILE_CHUNK)))
-            return -ENOMEM;
-        size_t take = TLS_RECORD_MAX - head;
-        if ((off_t)take > left)
-            take = (size_t)left;
-        memcpy(c->set->scratch, c->out.data + c->out.off, head);
-        if (c->body_mem) {
-            memcpy(c->set->scratch + head, c->body_mem + c->body_off, take);
+    /* Sealed bytes the socket did not take go first; a few a read left (session tickets) go
+     * along with this batch instead (so the buffer stays under a record plus a batch). */
+    int rc = tls_unsent(c->tls) >= TLS_RECORD_MAX ? tls_flush(c->tls) : 0;
+    if (rc != 0)
+        return rc;
+    off_t queued = (off_t)buf_readable(&c->out) + (c->body_end - c->body_off);
+    size_t batch = queued > CONN_FILE_CHUNK ? CONN_FILE_CHUNK : (size_t)queued;
+    if (batch == 0)
+        return tls_flush(c->tls);
+    if (tls_reserve(c->tls, batch) != 0 ||
+        (!c->set->scratch && !(c->set->scratch = malloc(CONN_FILE_CHUNK))))
+        return -ENOMEM;
+    size_t sealed = 0;
+    while (sealed < batch) {
+        size_t head = buf_readable(&c->out);
+        off_t left = c->body_end - c->body_off;
+        size_t room = batch - sealed;
+        const char *p;
+        size_t n;
+        if (head > 0 && (left == 0 || head >= TLS_FIRST_RECORD)) {
+            p = c->out.data + c->out.off;
+            n = head;
+        } else if (head > 0) {
+            size_t take = TLS_FIRST_RECORD - head;
+            if ((off_t)take > left)
+                take = (size_t)left;
+            memcpy(c->set->scratch, c->out.data + c->out.off, head);
+            if (c->body_mem) {
+                memcpy(c->set->scratch + head, c->body_mem + c->body_off, take);
+            } else {
+                ssize_t r = pread(c->body_fd, c->set->scratch + head, take, c->body_off);
+                if (r < 0)
+                    return -errno;
+                if (r == 0)
+                    return -EIO;
+                take = (size_t)r;
+            }
+            p = c->set->scratch;
+            n = head + take;
+        } else if (c->body_mem) {
+            p = c->body_mem + c->body_off;
+            n = (off_t)room < left ? room : (size_t)left;
         } else {
-            ssize_t r = pread(c->body_fd, c->set->scratch + head, take, c->body_off);
+            ssize_t r = read_piece(c, (off_t)room < left ? (off_t)room : left);
             if (r < 0)
-                return -errno;
-            if (r == 0)
-                return -EIO;
-            take = (size_t)r;
+                return r;
+            p = c->set->scratch;
+            n = (size_t)r;
         }
-        p = c->set->scratch;
-        n = head + take;
-    } else if (c->body_mem) {
-        /* A piece at a time: each write that completes shows progress (the send timeout). */
-        p = c->body_mem + c->body_off;
-        n = left > CONN_FILE_CHUNK ? CONN_FILE_CHUNK : (size_t)left;
-    } else {
-        ssize_t r = read_piece(c, left);
-        if (r < 0)
-            return r;
-        p = c->set->scratch;
-        n = (size_t)r;
+        ssize_t w = tls_send(c->tls, p, n);
+        if (w < 0)
+            return w;
+        consumed(c, head, n);
+        sealed += n;
     }
-    ssize_t w = tls_send(c->tls, p, n);
-    if (w > 0)
-        consumed(c, head, (size_t)w);
-    return w;
+    /* The connection's last bytes: close_notify goes in the same send. */
+    if (c->closing && !conn_queued(c))
+        tls_seal_close(c->tls);
+    rc = tls_flush(c->tls);
+    return rc == 0 || rc == -EAGAIN ? (ssize_t)sealed : rc;
 }
 
 int conn_flush(struct conn *c, size_t *written)
@@ -297,6 +337,11 @@ int conn_flush(struct conn *c, size_t *written)
             break;
         }
         total += (size_t)w;
+        /* Over TLS the records are sealed but perhaps not all sent: the socket is full. */
+        if (c->tls && tls_unsent(c->tls)) {
+            rc = -EAGAIN;
+            break;
+        }
     }
     counter_add(&c->set->bytes_out, total);
     if (written)
@@ -315,6 +360,12 @@ static void conn_ready(struct loop *loop, struct loop_io *io, uint32_t events)
 {
     (void)loop;
     struct conn *c = container_of(io, struct conn, io);
+    if (events & CONN_POSTED) {
+        if (c->read_paused || !c->tls || !tls_pending(c->tls))
+            return;
+        c->set->handler->on_readable(c);
+        return;
+    }
     c->hangup = events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP) && conn_pending(c)) {
         if (c->set->handler->on_writable) {
@@ -328,10 +379,8 @@ static void conn_ready(struct loop *loop, struct loop_io *io, uint32_t events)
             return;
         }
     }
-    /* Errors and hang-ups surface through the read that follows; a TLS handshake that waited
-     * for writability goes on with a read. */
-    if (!c->read_paused && (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP) ||
-                            (c->tls_want_write && events & EPOLLOUT))) {
+    /* Errors and hang-ups surface through the read that follows. */
+    if (!c->read_paused && events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) {
         c->set->handler->on_readable(c);
         return;
     }
@@ -355,6 +404,7 @@ struct conn *conn_open(struct conn_set *set, int fd, const struct sockaddr *peer
     timer_node_init(&c->timer);
     memcpy(&c->peer, peer, len < sizeof(c->peer) ? len : sizeof(c->peer));
     c->io.fd = fd;
+    c->io.fn = conn_ready; /* loop_add() sets it too; a post may come first */
     c->next = set->first;
     if (set->first)
         set->first->prev = c;
@@ -399,16 +449,19 @@ ssize_t conn_read(struct conn *c)
 
 /*
  * The TLS read: room for a whole record, so that OpenSSL keeps no decrypted bytes back (epoll
- * would not report them). Drained only when OpenSSL found the socket empty: a record read whole
- * may have others behind it in the socket.
+ * would not report them). Drained as on plain TCP: the socket read came back short and no
+ * record waits in the TLS buffer. Sealed bytes the read left unsent (a handshake flight that
+ * did not fit) make the connection wait for writability, and stop it when they are out.
  */
 static ssize_t read_tls(struct conn *c)
 {
     if (buf_reserve(&c->in, TLS_RECORD_MAX, &c->set->bufs) != 0)
         return -ENOMEM;
-    bool want_write = false;
     bool handshaking = !tls_handshake_done(c->tls);
-    ssize_t n = tls_recv(c->tls, c->in.data + c->in.len, c->in.cap - c->in.len, &want_write);
+    bool unsent = tls_unsent(c->tls) > 0;
+    bool drained = false;
+    ssize_t n =
+        tls_recv(c->tls, c->in.data + c->in.len, c->in.cap - c->in.len, c->hangup, &drained);
     if (handshaking && tls_handshake_done(c->tls)) {
         counter_add(&c->set->tls_handshakes, 1);
         if (tls_resumed(c->tls))
@@ -416,28 +469,26 @@ static ssize_t read_tls(struct conn *c)
     } else if (handshaking && n < 0 && n != -EAGAIN && n != -ECONNRESET && n != -EPIPE) {
         counter_add(&c->set->tls_failed, 1);
     }
+    /* Bytes left unsent along with plaintext go with the response to it (tls_recv). */
+    if (n <= 0 && unsent != (tls_unsent(c->tls) > 0) && c->registered) {
+        int rc = update_events(c);
+        if (rc != 0)
+            return rc;
+    }
     if (n > 0) {
         c->in.len += (uint32_t)n;
-        c->drained = false;
-        return n;
+        c->drained = drained;
+        return post_tls(c) == 0 ? n : -ENOMEM;
     }
     c->drained = n == -EAGAIN;
     if (buf_readable(&c->in) == 0)
         conn_release_in(c);
-    if (want_write != c->tls_want_write) {
-        c->tls_want_write = want_write;
-        if (c->registered) {
-            int rc = update_events(c);
-            if (rc != 0)
-                return rc;
-        }
-    }
     return n;
 }
 
 int conn_start_tls(struct conn *c, struct tls_ctx *ctx)
 {
-    c->tls = tls_conn_new(ctx, c->io.fd);
+    c->tls = tls_conn_new(ctx, c->io.fd, &c->set->bufs);
     return c->tls ? 0 : -ENOMEM;
 }
 

@@ -33,7 +33,7 @@ enum close_reason {
 };
 
 struct conn;
-struct ssl_st;
+struct tls_conn;
 struct tls_ctx;
 
 /* What the owner of a conn_set does with its connections. */
@@ -95,14 +95,14 @@ struct conn {
     const char *body_mem;
     void *body_ref; /* handed to release_body() when the body is done */
     off_t body_off, body_end;
-    struct ssl_st *tls; /* TLS (net/tls.h), or NULL: plain TCP */
+    struct tls_conn *tls; /* TLS (net/tls.h), or NULL: plain TCP */
     int body_fd;
-    bool body_sendfile;  /* the file goes by sendfile(2) */
-    bool read_paused;    /* not reading: epoll waits for writability only */
-    bool hangup;         /* the last event carried EPOLLRDHUP: the peer's FIN is waiting */
-    bool drained;        /* the last read found the socket empty (a short read, no FIN waiting) */
-    bool registered;     /* in the loop's epoll set */
-    bool tls_want_write; /* the TLS handshake waits for writability before it reads on */
+    bool body_sendfile; /* the file goes by sendfile(2) */
+    bool read_paused;   /* not reading: epoll waits for writability only */
+    bool hangup;        /* the last event carried EPOLLRDHUP: the peer's FIN is waiting */
+    bool drained;       /* the last read found the socket empty (a short read, no FIN waiting) */
+    bool registered;    /* in the loop's epoll set */
+    bool closing;       /* the queued response is the last (TLS: close_notify goes along) */
     union conn_addr peer;
 };
 
@@ -144,9 +144,10 @@ int conn_yield(struct conn *c);
  * Reads once into c->in: bytes read (> 0), 0 at EOF, -EAGAIN when drained, or -errno. After a
  * short read with no FIN pending, c->drained is set: edge-triggered readers may stop there, as
  * bytes that arrive later raise a new edge (nginx does the same). Over TLS a read returns one
- * record's plaintext (the handshake runs inside the first reads), and c->drained is set only
- * when the socket had nothing more; TLS_ERR_PLAIN_HTTP (net/tls.h) when the client spoke plain
- * HTTP to the TLS port.
+ * record's plaintext (the handshake runs inside the first reads), and c->drained is set when
+ * the socket read came back short and no whole record waits in TLS's buffer (records held
+ * there are posted to the loop: the connection is called again next turn);
+ * TLS_ERR_PLAIN_HTTP (net/tls.h) when the client spoke plain HTTP to the TLS port.
  */
 ssize_t conn_read(struct conn *c);
 
@@ -188,12 +189,17 @@ int conn_flush(struct conn *c, size_t *written);
 /*
  * True when the peer's bytes (or its EOF) wait unread in the socket (or in OpenSSL). A timeout
  * handler asks it before closing a read-side phase as inactive: after a stall, a ready event may
- * still sit in a later epoll batch than the expiry. One recv(MSG_PEEK) syscall.
+ * still sit in a later epoll batch than the expiry. One recv(MSG_PEEK) syscall (none when TLS
+ * holds read bytes).
  */
 bool conn_unread(const struct conn *c);
 
-/* True while bytes or a file body are queued. */
+/* True while bytes or a file body are queued (over TLS, or sealed records the socket has not
+ * taken yet). */
 bool conn_pending(const struct conn *c);
+
+/* True while bytes or a file body of a response are queued (TLS's own records aside). */
+bool conn_queued(const struct conn *c);
 
 /* Stops (or resumes) reading: a paused connection waits for writability only. 0 or -errno. */
 int conn_pause_read(struct conn *c, bool paused);

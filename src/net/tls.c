@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <openssl/core_names.h>
@@ -15,6 +16,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+
+#include "net/buf.h"
 
 struct tls_ctx {
     SSL_CTX *ssl;
@@ -174,10 +177,9 @@ struct tls_ctx *tls_ctx_new(const struct tls_config *cfg, char *err, size_t errl
                                  SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
     if (cfg->ticket_rotate_ms == 0)
         SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-    /* Idle connections give their buffers back. A write takes all it is given, records after
-     * records, or nothing: after WANT_WRITE conn.c offers the same bytes again, perhaps from
-     * another address (a piece of a file read again into the loop's scratch). */
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* Idle connections give OpenSSL's buffers back (tinyweb's BIO gives its own back too). Its
+     * writes never wait: the BIO takes every record. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     const char *ciphers =
         strcmp(cfg->ciphers, "intermediate") == 0 ? TLS_DEFAULT_CIPHERS : cfg->ciphers;
     if (SSL_CTX_set_cipher_list(ctx, ciphers) != 1) {
@@ -241,114 +243,280 @@ void tls_ctx_free(struct tls_ctx *t)
     free(t);
 }
 
-/* ---- Connections ---- */
+/* ---- Connections: SSL over tinyweb's own BIO ---- */
 
-SSL *tls_conn_new(struct tls_ctx *t, int fd)
+struct tls_conn {
+    SSL *ssl;
+    int fd;
+    struct buf_pool *pool;
+    struct buf in;   /* bytes of the peer read from the socket, not yet taken by OpenSSL */
+    struct buf out;  /* sealed records not yet taken by the socket */
+    int err;         /* the socket's errno when the BIO failed */
+    bool sock_empty; /* this tls_recv found the socket empty: the BIO reads no more */
+    bool hangup;     /* the peer's FIN waits: a short read is not the end of the bytes */
+    bool eof;        /* the socket read 0 */
+};
+
+/* Room one socket read asks for in the BIO: a pooled block. */
+#define TLS_READ_CHUNK BUF_BLOCK
+
+/* OpenSSL asks for a record header, then the record: both come from t->in, which one recv
+ * fills with whatever arrived. Within one tls_recv, once a read came back short the socket is
+ * taken as empty (the next bytes raise a new edge); no further syscall is made. */
+static int bio_read(BIO *b, char *out, size_t len, size_t *got)
 {
-    SSL *ssl = SSL_new(t->ssl);
-    if (!ssl)
+    struct tls_conn *t = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    size_t have = buf_readable(&t->in);
+    if (have == 0) {
+        if (t->eof)
+            return 0;
+        if (t->sock_empty) {
+            BIO_set_retry_read(b);
+            return 0;
+        }
+        if (buf_reserve(&t->in, TLS_READ_CHUNK, t->pool) != 0) {
+            t->err = ENOMEM;
+            return 0;
+        }
+        size_t room = t->in.cap - t->in.len;
+        ssize_t n;
+        do
+            n = recv(t->fd, t->in.data + t->in.len, room, 0);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0) {
+            int err = n == 0 ? 0 : errno;
+            buf_release(&t->in, t->pool);
+            t->eof = n == 0;
+            t->sock_empty = err == EAGAIN;
+            if (t->sock_empty)
+                BIO_set_retry_read(b);
+            else
+                t->err = err;
+            return 0;
+        }
+        t->in.len += (uint32_t)n;
+        t->sock_empty = (size_t)n < room && !t->hangup;
+        have = (size_t)n;
+    }
+    size_t take = len < have ? len : have;
+    memcpy(out, t->in.data + t->in.off, take);
+    buf_consume(&t->in, take);
+    *got = take;
+    return 1;
+}
+
+/* Sealed records go behind the unsent ones; the socket takes them in tls_flush(). */
+static int bio_write(BIO *b, const char *in, size_t len, size_t *put)
+{
+    struct tls_conn *t = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    if (buf_append(&t->out, in, len, t->pool) != 0) {
+        t->err = ENOMEM;
+        return 0;
+    }
+    *put = len;
+    return 1;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)num;
+    (void)ptr;
+    struct tls_conn *t = BIO_get_data(b);
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        return 1;
+    case BIO_CTRL_EOF: /* OpenSSL asks after a failed read: an EOF, not an error */
+        return t->eof;
+    case BIO_CTRL_PENDING:
+        return (long)buf_readable(&t->in);
+    case BIO_CTRL_WPENDING:
+        return (long)buf_readable(&t->out);
+    default:
+        return 0;
+    }
+}
+
+static BIO_METHOD *bio_method;
+static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
+
+static void bio_method_init(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tinyweb socket");
+    if (m && (BIO_meth_set_read_ex(m, bio_read) != 1 || BIO_meth_set_write_ex(m, bio_write) != 1 ||
+              BIO_meth_set_ctrl(m, bio_ctrl) != 1)) {
+        BIO_meth_free(m);
+        m = NULL;
+    }
+    bio_method = m;
+}
+
+struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, struct buf_pool *pool)
+{
+    pthread_once(&bio_once, bio_method_init);
+    struct tls_conn *t = bio_method ? calloc(1, sizeof(*t)) : NULL;
+    if (!t)
         return NULL;
-    if (SSL_set_fd(ssl, fd) != 1) {
-        SSL_free(ssl);
+    t->fd = fd;
+    t->pool = pool;
+    BIO *bio = NULL;
+    if (!(t->ssl = SSL_new(ctx->ssl)) || !(bio = BIO_new(bio_method))) {
+        SSL_free(t->ssl);
+        free(t);
         ERR_clear_error();
         return NULL;
     }
-    SSL_set_accept_state(ssl);
-    return ssl;
+    BIO_set_data(bio, t);
+    BIO_set_init(bio, 1);
+    SSL_set_bio(t->ssl, bio, bio); /* one reference, owned by the SSL */
+    SSL_set_accept_state(t->ssl);
+    return t;
 }
 
-void tls_conn_shutdown(SSL *ssl)
+int tls_flush(struct tls_conn *t)
 {
-    if (SSL_is_init_finished(ssl) && !SSL_get_quiet_shutdown(ssl)) {
+    while (buf_readable(&t->out) > 0) {
+        ssize_t w = send(t->fd, t->out.data + t->out.off, buf_readable(&t->out), MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        buf_consume(&t->out, (size_t)w);
+        if (buf_readable(&t->out) > 0)
+            return -EAGAIN; /* a short send: the socket is full */
+    }
+    buf_release(&t->out, t->pool);
+    return 0;
+}
+
+size_t tls_unsent(const struct tls_conn *t)
+{
+    return buf_readable(&t->out);
+}
+
+void tls_seal_close(struct tls_conn *t)
+{
+    if (SSL_is_init_finished(t->ssl) && !SSL_get_quiet_shutdown(t->ssl)) {
         ERR_clear_error();
-        SSL_shutdown(ssl);
+        SSL_shutdown(t->ssl);
         ERR_clear_error();
     }
-    SSL_set_quiet_shutdown(ssl, 1);
+    SSL_set_quiet_shutdown(t->ssl, 1);
 }
 
-void tls_conn_free(SSL *ssl, bool clean)
+void tls_conn_shutdown(struct tls_conn *t)
 {
-    if (!ssl)
+    tls_seal_close(t);
+    tls_flush(t);
+}
+
+void tls_conn_free(struct tls_conn *t, bool clean)
+{
+    if (!t)
         return;
     if (clean)
-        tls_conn_shutdown(ssl);
-    SSL_free(ssl);
+        tls_conn_shutdown(t);
+    SSL_free(t->ssl);
+    buf_release(&t->in, t->pool);
+    buf_release(&t->out, t->pool);
+    free(t);
 }
 
 /* After a failed call: -EAGAIN, or a fatal error (no close_notify is sent after one). */
-static ssize_t failure(SSL *ssl, int rc, bool *want_write)
+static ssize_t failure(struct tls_conn *t, int rc)
 {
-    int saved = errno;
-    int e = SSL_get_error(ssl, rc);
+    int e = SSL_get_error(t->ssl, rc);
     switch (e) {
     case SSL_ERROR_WANT_READ:
-        return -EAGAIN;
-    case SSL_ERROR_WANT_WRITE:
-        if (want_write)
-            *want_write = true;
         return -EAGAIN;
     case SSL_ERROR_ZERO_RETURN:
         return 0;
     default:
         break;
     }
-    SSL_set_quiet_shutdown(ssl, 1);
+    SSL_set_quiet_shutdown(t->ssl, 1);
     unsigned long err = ERR_peek_error();
     ERR_clear_error();
     if (e == SSL_ERROR_SYSCALL)
-        return saved ? -saved : -ECONNRESET;
+        return t->err ? -t->err : -ECONNRESET;
     if (ERR_GET_LIB(err) == ERR_LIB_SSL && ERR_GET_REASON(err) == SSL_R_HTTP_REQUEST)
         return TLS_ERR_PLAIN_HTTP;
     return -EPROTO;
 }
 
-ssize_t tls_recv(SSL *ssl, void *buf, size_t len, bool *want_write)
+ssize_t tls_recv(struct tls_conn *t, void *buf, size_t len, bool hangup, bool *drained)
 {
-    *want_write = false;
+    t->sock_empty = false;
+    t->hangup = hangup;
+    /* A flight the socket did not take before goes first: the peer answers it. */
+    int fl = tls_flush(t);
+    if (fl != 0 && fl != -EAGAIN)
+        return fl;
     ERR_clear_error();
     size_t n;
-    int rc = SSL_read_ex(ssl, buf, len, &n);
-    if (rc == 1)
-        return (ssize_t)n;
-    return failure(ssl, rc, want_write);
+    int rc = SSL_read_ex(t->ssl, buf, len, &n);
+    ssize_t r = rc == 1 ? (ssize_t)n : failure(t, rc);
+    /* What the read made OpenSSL say (a handshake flight, an alert) is sent now, best effort;
+     * the rest waits for writability. Along with plaintext, what it said (the session tickets
+     * that follow a handshake) waits for the response to it: one send for both. */
+    if (r <= 0)
+        tls_flush(t);
+    *drained = t->sock_empty && !tls_pending(t);
+    if (buf_readable(&t->in) == 0)
+        buf_release(&t->in, t->pool);
+    return r;
 }
 
-ssize_t tls_send(SSL *ssl, const void *buf, size_t len)
+int tls_reserve(struct tls_conn *t, size_t n)
+{
+    return buf_reserve(&t->out, n + (n / TLS_RECORD_MAX + 1) * TLS_RECORD_OVERHEAD, t->pool);
+}
+
+ssize_t tls_send(struct tls_conn *t, const void *buf, size_t len)
 {
     ERR_clear_error();
     size_t n;
-    int rc = SSL_write_ex(ssl, buf, len, &n);
-    if (rc == 1)
+    if (SSL_write_ex(t->ssl, buf, len, &n) == 1)
         return (ssize_t)n;
-    bool want_write = false;
-    ssize_t r = failure(ssl, rc, &want_write);
-    /* A write that must read first (renegotiation, which is off) would wait on the wrong
-     * event: it ends the connection instead. A close_notify met here ends it too. */
-    return r == -EAGAIN && !want_write ? -EPROTO : r == 0 ? -EPIPE : r;
+    /* The BIO takes every record, so only a failure lands here (out of memory, a connection
+     * already failed or closed). */
+    SSL_set_quiet_shutdown(t->ssl, 1);
+    ERR_clear_error();
+    return t->err ? -t->err : -EPIPE;
 }
 
-bool tls_peer_closed(const SSL *ssl)
+bool tls_peer_closed(const struct tls_conn *t)
 {
-    return (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN) != 0;
+    return (SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN) != 0;
 }
 
-bool tls_handshake_done(const SSL *ssl)
+bool tls_handshake_done(const struct tls_conn *t)
 {
-    return SSL_is_init_finished(ssl) != 0;
+    return SSL_is_init_finished(t->ssl) != 0;
 }
 
-bool tls_resumed(const SSL *ssl)
+bool tls_resumed(const struct tls_conn *t)
 {
-    return SSL_session_reused(ssl) != 0;
+    return SSL_session_reused(t->ssl) != 0;
 }
 
-bool tls_pending(const SSL *ssl)
+/* Whether t->in holds a whole record. OpenSSL takes all of t->in whenever it stops inside a
+ * record, so what is left there always starts at a record's header. */
+static bool whole_record(const struct tls_conn *t)
 {
-    return SSL_has_pending(ssl) != 0;
+    size_t have = buf_readable(&t->in);
+    const unsigned char *h = (const unsigned char *)t->in.data + t->in.off;
+    return have >= 5 && have >= 5 + ((size_t)h[3] << 8 | h[4]);
 }
 
-const char *tls_version(const SSL *ssl)
+bool tls_pending(const struct tls_conn *t)
 {
-    return SSL_get_version(ssl);
+    return whole_record(t) || SSL_pending(t->ssl) > 0;
+}
+
+const char *tls_version(const struct tls_conn *t)
+{
+    return SSL_get_version(t->ssl);
 }

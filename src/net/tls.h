@@ -9,10 +9,13 @@
  * process's, shared by every context and loop and rotated: a ticket issued by any loop, before
  * or after a reload, resumes on any other while its key is the current or the previous one.
  *
- * A connection's TLS state is an SSL on its nonblocking socket. Reads and writes map OpenSSL's
- * WANT_READ / WANT_WRITE onto the loop's events: -EAGAIN, with *want_write set when the socket
- * must become writable before the read can go on (a handshake flight that did not fit). The
- * handshake runs inside the first reads, so it is covered by the connection's header timeout.
+ * A connection's TLS state is an SSL over a BIO of tinyweb's own: OpenSSL never touches the
+ * socket. A read takes all the socket holds into a buffer (one recv for the records that
+ * arrived together, a short read meaning drained, as on plain TCP) and OpenSSL decrypts from
+ * there; a write seals records into a buffer that leaves in one send. So nothing waits inside
+ * OpenSSL that epoll cannot see, and sealed bytes the socket did not take are the connection's
+ * to flush when it becomes writable (tls_unsent). The handshake runs inside the first reads,
+ * so it is covered by the connection's header timeout.
  */
 #ifndef TINYWEB_NET_TLS_H
 #define TINYWEB_NET_TLS_H
@@ -22,12 +25,17 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct ssl_st;
+struct buf_pool;
+struct tls_conn;
 struct tls_ctx;
 
 /* The largest plaintext one TLS record carries: a read with this much room takes a whole
  * record, so OpenSSL never holds decrypted bytes back (epoll cannot see those). */
 #define TLS_RECORD_MAX 16384
+/* What sealing adds to a record with the AEAD ciphers (header, explicit nonce, tag, content
+ * type: 22 to 29 bytes), with room to spare; a CBC cipher's record may need more (the buffer
+ * then grows). */
+#define TLS_RECORD_OVERHEAD 64
 
 /* A read found plain HTTP on the TLS port (nginx answers 400 "The plain HTTP request was sent
  * to HTTPS port"). */
@@ -57,40 +65,62 @@ struct tls_ctx *tls_ctx_new(const struct tls_config *cfg, char *err, size_t errl
 /* Lets go of t; connections made from it keep it until they close. NULL: nothing. */
 void tls_ctx_free(struct tls_ctx *t);
 
-/* A server-side SSL on fd from t, or NULL (out of memory). */
-struct ssl_st *tls_conn_new(struct tls_ctx *t, int fd);
+/* TLS for the accepted socket fd from t, its buffers from pool (the loop's), or NULL (out of
+ * memory). */
+struct tls_conn *tls_conn_new(struct tls_ctx *t, int fd, struct buf_pool *pool);
 
 /*
- * Ends ssl: sends close_notify first when clean is true and the handshake finished (a
+ * Ends t: sends close_notify first when clean is true and the handshake finished (a
  * connection the server ends as done or idle; never after an error or a timeout mid-exchange),
- * best effort, without waiting for the peer's. Frees ssl.
+ * best effort, without waiting for the peer's. Frees t and gives its buffers back.
  */
-void tls_conn_free(struct ssl_st *ssl, bool clean);
+void tls_conn_free(struct tls_conn *t, bool clean);
 
 /* Sends close_notify now (our side is done; the peer's bytes are drained after it). */
-void tls_conn_shutdown(struct ssl_st *ssl);
+void tls_conn_shutdown(struct tls_conn *t);
 
-/* Reads up to len (>= TLS_RECORD_MAX for a whole record) bytes of plaintext: bytes (> 0), 0 at
- * the peer's close (close_notify or EOF), -EAGAIN (then *want_write says whether writability
- * is awaited), TLS_ERR_PLAIN_HTTP, or another negative error. */
-ssize_t tls_recv(struct ssl_st *ssl, void *buf, size_t len, bool *want_write);
+/* Seals close_notify behind the sealed records without sending it (it leaves with them): the
+ * last response of a connection. Once only; later shutdowns send nothing more. */
+void tls_seal_close(struct tls_conn *t);
 
-/* Writes len bytes as records (16 KiB each at most): len, -EAGAIN when the socket filled first
- * (some records may be out already), or a negative error. After -EAGAIN, the next call must
- * offer the same bytes again (it may be from another address: the write buffer may move). */
-ssize_t tls_send(struct ssl_st *ssl, const void *buf, size_t len);
+/*
+ * Reads up to len (>= TLS_RECORD_MAX for a whole record) bytes of plaintext: bytes (> 0), 0 at
+ * the peer's close (close_notify or EOF), -EAGAIN, TLS_ERR_PLAIN_HTTP, or another negative
+ * error. hangup: the peer's FIN is known to be waiting (a short read then does not mean
+ * drained). *drained: the socket was found empty and no record waits in the buffer, so the
+ * next bytes raise a new edge. What the read made OpenSSL send (a handshake flight, an alert)
+ * is flushed, and what the socket did not take stays tls_unsent(); when plaintext came too,
+ * it stays unsent (session tickets after a handshake): the response to it takes it along.
+ */
+ssize_t tls_recv(struct tls_conn *t, void *buf, size_t len, bool hangup, bool *drained);
+
+/* Makes room to seal n bytes of plaintext at once (one allocation rather than growing record
+ * by record). 0 or -ENOMEM. */
+int tls_reserve(struct tls_conn *t, size_t n);
+
+/* Seals len bytes into records (16 KiB each at most) behind the unsent ones: len, or a negative
+ * error. Nothing is sent: tls_flush() does. */
+ssize_t tls_send(struct tls_conn *t, const void *buf, size_t len);
+
+/* Sends the sealed bytes: 0 when all are out, -EAGAIN when the socket filled first, or -errno. */
+int tls_flush(struct tls_conn *t);
+
+/* How many sealed bytes wait for the socket. */
+size_t tls_unsent(const struct tls_conn *t);
 
 /* Whether the peer ended the connection with close_notify (or an EOF taken as one). */
-bool tls_peer_closed(const struct ssl_st *ssl);
+bool tls_peer_closed(const struct tls_conn *t);
 
 /* Whether the handshake is over, and whether it resumed a session. */
-bool tls_handshake_done(const struct ssl_st *ssl);
-bool tls_resumed(const struct ssl_st *ssl);
+bool tls_handshake_done(const struct tls_conn *t);
+bool tls_resumed(const struct tls_conn *t);
 
-/* Whether OpenSSL holds bytes of ssl not yet returned by tls_recv. */
-bool tls_pending(const struct ssl_st *ssl);
+/* Whether a whole record of the peer (or its plaintext) waits in t: read from the socket but
+ * not yet returned by tls_recv, so epoll will not report it. A partial record waits for the
+ * socket. */
+bool tls_pending(const struct tls_conn *t);
 
-/* The ALPN protocol and TLS version of an established connection, for logs: "TLSv1.3". */
-const char *tls_version(const struct ssl_st *ssl);
+/* The TLS version of an established connection, for logs: "TLSv1.3". */
+const char *tls_version(const struct tls_conn *t);
 
 #endif

@@ -1663,6 +1663,32 @@ class KeepAlive(Suite):
                           f'#{i} {path}: {resp!r}')
             c.expect_open(0.05)
 
+    @tls_only
+    def test_records_held_while_a_response_fills_the_socket(self):
+        # Three requests in three TLS records, sent in one write: the server's TLS layer reads
+        # them from the socket at once and holds those it has not decrypted yet, where epoll
+        # cannot see them. The first response (10 MiB to a client with a small receive buffer)
+        # fills the socket while they wait; once it is out, the other two must be answered with
+        # no new byte from the client. Then a request in one-byte records, more than the reads
+        # the server makes per turn, in one write.
+        paths = ('/f10m.bin', '/f612.txt', '/sub/page.txt')
+        with Conn(self.port, rcvbuf=65536) as c:
+            for path in paths:
+                c.sock.obj.write(build_request('GET', path))
+            c.sock._flush()
+            time.sleep(0.3)
+            for path in paths:
+                resp = c.read_response()
+                check(resp.status == 200 and sha(resp.body) == sha(self.root.files[path]),
+                      f'{path} behind a held record: {resp!r}')
+            for b in build_request('GET', '/f612.txt', [('X-Pad', 'p' * 40)]):
+                c.sock.obj.write(bytes([b]))
+            c.sock._flush()
+            resp = c.read_response()
+            check(resp.status == 200 and resp.body == self.root.files['/f612.txt'],
+                  f'a request in one-byte records: {resp!r}')
+            c.expect_open(0.05)
+
     def test_half_closed_client_still_answered(self):
         # A client that sends its requests and then shuts down its side (printf | nc). Over
         # TLS: close_notify, then the FIN (the server need not answer with its own close_notify:
