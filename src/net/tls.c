@@ -39,6 +39,7 @@ static struct {
     pthread_mutex_t lock;
     struct ticket_key cur, prev;
     uint64_t period_ms; /* the latest context's --tls-ticket-rotate */
+    EVP_CIPHER *cipher; /* AES-256-CBC, fetched once (an implicit fetch per ticket costs) */
 } keys = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t now_ms(void)
@@ -101,10 +102,10 @@ static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPH
     int ok;
     if (enc) {
         memcpy(name, k.name, sizeof(k.name));
-        ok = RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) == 1 &&
-             EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, k.aes, iv) == 1;
+        ok = RAND_bytes(iv, EVP_CIPHER_get_iv_length(keys.cipher)) == 1 &&
+             EVP_EncryptInit_ex2(cipher, keys.cipher, k.aes, iv, NULL) == 1;
     } else {
-        ok = EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), NULL, k.aes, iv) == 1;
+        ok = EVP_DecryptInit_ex2(cipher, keys.cipher, k.aes, iv, NULL) == 1;
     }
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac, sizeof(k.hmac)),
@@ -216,7 +217,9 @@ struct tls_ctx *tls_ctx_new(const struct tls_config *cfg, char *err, size_t errl
     if (cfg->ticket_rotate_ms) {
         pthread_mutex_lock(&keys.lock);
         keys.period_ms = cfg->ticket_rotate_ms;
-        int rc = rotate_locked(now_ms());
+        if (!keys.cipher)
+            keys.cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+        int rc = keys.cipher ? rotate_locked(now_ms()) : -1;
         pthread_mutex_unlock(&keys.lock);
         if (rc != 0) {
             fail(err, errlen, "TLS: no random bytes for the ticket keys", NULL);
