@@ -133,12 +133,6 @@ int loop_rearm(struct loop *loop, struct loop_io *io)
 int loop_post(struct loop *loop, struct loop_io *io, uint32_t events)
 {
     struct posted *p = &loop->post;
-    for (int i = 0; i < p->n; i++) {
-        if (p->ev[i].data.ptr == io) {
-            p->ev[i].events |= events;
-            return 0;
-        }
-    }
     if (p->n == p->cap) {
         int cap = p->cap ? 2 * p->cap : 16;
         struct epoll_event *ev = realloc(p->ev, (size_t)cap * sizeof(*ev));

@@ -61,8 +61,8 @@ int loop_rearm(struct loop *loop, struct loop_io *io);
 /*
  * Calls io->fn with events at the next turn, after that turn's epoll events, as if epoll had
  * reported them: for bytes an owner holds in its own buffers, which epoll cannot see (records a
- * TLS read took from the socket and did not hand out yet). Posting io again before then changes
- * nothing. The next wait does not block. 0 or -ENOMEM.
+ * TLS read took from the socket and did not hand out yet). Posting io again before then calls it
+ * again: the owner keeps track (O(1) per post). The next wait does not block. 0 or -ENOMEM.
  */
 int loop_post(struct loop *loop, struct loop_io *io, uint32_t events);
 

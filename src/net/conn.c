@@ -21,6 +21,8 @@
 #define CONN_FILE_CHUNK (64 * 1024)
 /* A response's first TLS record (head and body start) fits one pooled block once sealed. */
 #define TLS_FIRST_RECORD (BUF_BLOCK - TLS_RECORD_OVERHEAD)
+/* The plaintext sealed for one send: its records fit a 64 KiB buffer. */
+#define TLS_BATCH (CONN_FILE_CHUNK - (CONN_FILE_CHUNK / TLS_RECORD_MAX + 1) * TLS_RECORD_OVERHEAD)
 /* How much one sendfile call may take: the socket takes what fits, so this only bounds a turn. */
 #define CONN_SENDFILE_SLICE (1024 * 1024)
 /* Buffers and connections kept for reuse per loop: enough for a busy loop's working set,
@@ -136,9 +138,10 @@ int conn_yield(struct conn *c)
 
 static int post_tls(struct conn *c)
 {
-    if (!c->tls || !tls_pending(c->tls))
+    if (c->posted || !c->tls || !tls_pending(c->tls))
         return 0;
-    return loop_post(c->set->loop, &c->io, EPOLLIN | CONN_POSTED);
+    c->posted = loop_post(c->set->loop, &c->io, EPOLLIN | CONN_POSTED) == 0;
+    return c->posted ? 0 : -ENOMEM;
 }
 
 int conn_pause_read(struct conn *c, bool paused)
@@ -249,8 +252,8 @@ static ssize_t write_some(struct conn *c)
 }
 
 /*
- * The TLS write: records are sealed into the TLS buffer, up to CONN_FILE_CHUNK of plaintext,
- * then leave in one send. The head and the start of the body are copied together into the
+ * The TLS write: records are sealed into the TLS buffer, up to TLS_BATCH of plaintext, then
+ * leave in one send. The head and the start of the body are copied together into the
  * loop's scratch and go as one record (a small response is one record and one syscall);
  * then the body in place (memory) or through the scratch (a file). Sealed records are never
  * taken back: what the socket did not take is sent first at the next call. Returns the
@@ -264,7 +267,7 @@ static ssize_t write_some_tls(struct conn *c)
     if (rc != 0)
         return rc;
     off_t queued = (off_t)buf_readable(&c->out) + (c->body_end - c->body_off);
-    size_t batch = queued > CONN_FILE_CHUNK ? CONN_FILE_CHUNK : (size_t)queued;
+    size_t batch = queued > TLS_BATCH ? TLS_BATCH : (size_t)queued;
     if (batch == 0)
         return tls_flush(c->tls);
     if (tls_reserve(c->tls, batch) != 0 ||
@@ -279,7 +282,7 @@ static ssize_t write_some_tls(struct conn *c)
         size_t n;
         if (head > 0 && (left == 0 || head >= TLS_FIRST_RECORD)) {
             p = c->out.data + c->out.off;
-            n = head;
+            n = head < room ? head : room;
         } else if (head > 0) {
             size_t take = TLS_FIRST_RECORD - head;
             if ((off_t)take > left)
@@ -361,6 +364,7 @@ static void conn_ready(struct loop *loop, struct loop_io *io, uint32_t events)
     (void)loop;
     struct conn *c = container_of(io, struct conn, io);
     if (events & CONN_POSTED) {
+        c->posted = false;
         if (c->read_paused || !c->tls || !tls_pending(c->tls))
             return;
         c->set->handler->on_readable(c);
@@ -469,8 +473,11 @@ static ssize_t read_tls(struct conn *c)
     } else if (handshaking && n < 0 && n != -EAGAIN && n != -ECONNRESET && n != -EPIPE) {
         counter_add(&c->set->tls_failed, 1);
     }
-    /* Bytes left unsent along with plaintext go with the response to it (tls_recv). */
-    if (n <= 0 && unsent != (tls_unsent(c->tls) > 0) && c->registered) {
+    /* Writability is awaited for sealed bytes the socket did not take, and no longer once
+     * they went out; those left unsent along with plaintext go with the response to it
+     * (tls_recv), which waits for writability itself if it must. */
+    bool now = tls_unsent(c->tls) > 0;
+    if (((n <= 0 && !unsent && now) || (unsent && !now)) && c->registered) {
         int rc = update_events(c);
         if (rc != 0)
             return rc;
@@ -496,7 +503,10 @@ void conn_shutdown_write(struct conn *c)
 {
     if (c->tls)
         tls_conn_shutdown(c->tls);
-    shutdown(c->io.fd, SHUT_WR);
+    /* Sealed bytes the socket has not taken (close_notify behind a response still going out)
+     * leave when it is writable: no FIN before them. */
+    if (!c->tls || !tls_unsent(c->tls))
+        shutdown(c->io.fd, SHUT_WR);
 }
 
 int conn_send(struct conn *c, const void *p, size_t n)

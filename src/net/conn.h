@@ -103,6 +103,7 @@ struct conn {
     bool drained;       /* the last read found the socket empty (a short read, no FIN waiting) */
     bool registered;    /* in the loop's epoll set */
     bool closing;       /* the queued response is the last (TLS: close_notify goes along) */
+    bool posted;        /* in the loop's posted events (TLS records held: conn.c) */
     union conn_addr peer;
 };
 

@@ -462,8 +462,10 @@ ssize_t tls_recv(struct tls_conn *t, void *buf, size_t len, bool hangup, bool *d
     int rc = SSL_read_ex(t->ssl, buf, len, &n);
     ssize_t r = rc == 1 ? (ssize_t)n : failure(t, rc);
     /* What the read made OpenSSL say (a handshake flight, an alert) is sent now, best effort;
-     * the rest waits for writability. Along with plaintext, what it said (the session tickets
-     * that follow a handshake) waits for the response to it: one send for both. */
+     * the rest waits for writability. When plaintext came too, all it said waits for the
+     * response to it, one send for both: the session tickets that follow a handshake (and,
+     * rarer, a TLS 1.2 False Start's Finished or a KeyUpdate's answer; no client waits for
+     * those before it has a response). */
     if (r <= 0)
         tls_flush(t);
     *drained = t->sock_empty && !tls_pending(t);
@@ -510,8 +512,10 @@ bool tls_resumed(const struct tls_conn *t)
 static bool whole_record(const struct tls_conn *t)
 {
     size_t have = buf_readable(&t->in);
+    if (have < 5)
+        return false; /* (a released buffer has no data pointer to read from) */
     const unsigned char *h = (const unsigned char *)t->in.data + t->in.off;
-    return have >= 5 && have >= 5 + ((size_t)h[3] << 8 | h[4]);
+    return have >= 5 + ((size_t)h[3] << 8 | h[4]);
 }
 
 bool tls_pending(const struct tls_conn *t)
