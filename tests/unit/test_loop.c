@@ -20,28 +20,12 @@
 
 #include "core/clock.h"
 #include "core/defs.h"
+#include "loop_fixture.h"
 
-static void no_timers(struct timer_node *node, int cls, void *ctx)
-{
-    (void)node;
-    (void)cls;
-    (void)ctx;
-}
-
+/* A tick of 10 s: a wait that blocks shows as a run that takes seconds. */
 static struct loop *new_loop(void)
 {
-    static const uint64_t unused_ms = 1000;
-    static const struct timer_handler no_handler = {no_timers, NULL};
-    /* A tick of 10 s: a wait that blocks shows as a run that takes seconds. */
-    struct loop_config lc = {.timer = TIMER_FIFO,
-                             .tick = TICK_EPOLL,
-                             .tick_ms = 10000,
-                             .timeouts_ms = &unused_ms,
-                             .nclasses = 1,
-                             .on_expire = &no_handler};
-    struct loop *loop = loop_new(&lc);
-    assert_non_null(loop);
-    return loop;
+    return fixture_loop_new(10000);
 }
 
 /* One io and what happened to it. */

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "core/defs.h"
+#include "loop_fixture.h"
 
 /* What the jobs of one test share. */
 struct ctx {
@@ -54,27 +55,10 @@ struct tjob {
     bool ran;
 };
 
-static void no_timers(struct timer_node *node, int cls, void *ctx)
-{
-    (void)node;
-    (void)cls;
-    (void)ctx;
-}
-
 /* A loop without timers: the pool's ports are all it waits for. */
 static struct loop *new_loop(void)
 {
-    static const uint64_t unused_ms = 1000;
-    static const struct timer_handler no_handler = {no_timers, NULL};
-    struct loop_config lc = {.timer = TIMER_FIFO,
-                             .tick = TICK_EPOLL,
-                             .tick_ms = 1000,
-                             .timeouts_ms = &unused_ms,
-                             .nclasses = 1,
-                             .on_expire = &no_handler};
-    struct loop *loop = loop_new(&lc);
-    assert_non_null(loop);
-    return loop;
+    return fixture_loop_new(1000);
 }
 
 static void ctx_init(struct ctx *c, unsigned threads, size_t queue_max, int nice_inc)
