@@ -4,6 +4,7 @@ registry of those processes.
 
 The test programs run as scripts from this directory, so `import common` finds this file.
 """
+import argparse
 import atexit
 import hashlib
 import http.client
@@ -15,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -154,6 +156,39 @@ class NotifySocket:
 
 class Skip(Exception):
     """A test or scenario that cannot run here (a tool is missing): reported, not a failure."""
+
+
+def test_args(doc, groups, default=None, extra=None):
+    """The command line of a test program whose tests come in groups (a dict: name -> tests):
+    --binary, --group NAME (repeat or use commas; default: the names default returns for the
+    parsed arguments, else every group), --only SUBSTRING (each must match a test of the chosen
+    groups), --list, and what extra(parser) adds. Returns (args, tests): the chosen groups'
+    tests in order, filtered by --only. With --list, prints their names and exits 0."""
+    parser = argparse.ArgumentParser(description=doc.split('\n')[0])
+    parser.add_argument('--binary', required=True, help='the tinyweb executable')
+    parser.add_argument('--group', action='append', metavar='NAME',
+                        help=f'run only these groups ({", ".join(groups)}); repeat or use commas')
+    parser.add_argument('--only', action='append', metavar='SUBSTRING',
+                        help='run only the tests whose name contains this')
+    parser.add_argument('--list', action='store_true', help='list the tests and exit')
+    if extra:
+        extra(parser)
+    args = parser.parse_args()
+    chosen = []
+    for g in args.group or (default(args) if default else list(groups)):
+        chosen += [x for x in g.split(',') if x]
+    unknown = set(chosen) - set(groups)
+    if unknown:
+        parser.error(f'unknown group(s): {", ".join(sorted(unknown))}')
+    tests = [t for g in groups if g in chosen for t in groups[g]
+             if not args.only or any(o in t.__name__ for o in args.only)]
+    for only in args.only or ():
+        if not any(only in t.__name__ for g in chosen for t in groups[g]):
+            parser.error(f'--only {only} matched no test')
+    if args.list:
+        print('\n'.join(t.__name__ for t in tests))
+        sys.exit(0)
+    return args, tests
 
 
 def run_tests(tests, ctx, close, describe=None):

@@ -28,7 +28,6 @@ times. The output ends with "N passed, N failed, N skipped"; the exit status is 
 failed.
 """
 
-import argparse
 import html
 import os
 import re
@@ -1307,31 +1306,12 @@ class Context:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--binary', required=True, help='the tinyweb executable')
-    parser.add_argument('--group', action='append', metavar='NAME',
-                        help=f'run only these groups ({", ".join(GROUPS)}); repeat or use commas')
-    parser.add_argument('--only', action='append', metavar='SUBSTRING',
-                        help='run only the tests whose name contains this')
-    parser.add_argument('--list', action='store_true', help='list the tests and exit')
-    parser.add_argument('--mysql', metavar='DIR',
-                        help='run against the MariaDB of scripts/mariadb.sh start DIR')
-    args = parser.parse_args()
-    groups = []
-    default = [g for g in GROUPS if g != 'outage' or args.mysql]
-    for g in args.group or default:
-        groups += [x for x in g.split(',') if x]
-    unknown = set(groups) - set(GROUPS)
-    if unknown:
-        parser.error(f'unknown group(s): {", ".join(sorted(unknown))}')
-    tests = [t for g in GROUPS if g in groups for t in GROUPS[g]
-             if not args.only or any(o in t.__name__ for o in args.only)]
-    for only in args.only or ():
-        if not any(only in t.__name__ for g in groups for t in GROUPS[g]):
-            parser.error(f'--only {only} matched no test')
-    if args.list:
-        print('\n'.join(t.__name__ for t in tests))
-        return 0
+    def mysql(parser):
+        parser.add_argument('--mysql', metavar='DIR',
+                            help='run against the MariaDB of scripts/mariadb.sh start DIR')
+    args, tests = common.test_args(
+        __doc__, GROUPS, extra=mysql,
+        default=lambda args: [g for g in GROUPS if g != 'outage' or args.mysql])
     ctx = Context(args)
     counts = common.run_tests(tests, ctx, ctx.close_servers,
                               lambda: common.servers_stderr(ctx.servers))

@@ -25,7 +25,6 @@ Groups:
 
 The output ends with "N passed, N failed, N skipped"; exit status 1 when anything failed.
 """
-import argparse
 import email.utils
 import gzip
 import http.client
@@ -446,23 +445,7 @@ GROUPS = {
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--binary', required=True)
-    ap.add_argument('--group', action='append', metavar='NAME')
-    ap.add_argument('--only', action='append', metavar='SUBSTRING')
-    ap.add_argument('--list', action='store_true')
-    args = ap.parse_args()
-    groups = []
-    for g in args.group or GROUPS:
-        groups += [x for x in g.split(',') if x]
-    unknown = set(groups) - set(GROUPS)
-    if unknown:
-        ap.error(f'unknown group(s): {", ".join(sorted(unknown))}')
-    tests = [t for g in GROUPS if g in groups for t in GROUPS[g]
-             if not args.only or any(o in t.__name__ for o in args.only)]
-    if args.list:
-        print('\n'.join(t.__name__ for t in tests))
-        return 0
+    args, tests = common.test_args(__doc__, GROUPS)
     ctx = Ctx(os.path.abspath(args.binary))
     counts = common.run_tests(tests, ctx, ctx.close,
                               lambda: common.servers_stderr(ctx.servers))

@@ -44,7 +44,6 @@ Notes on what is asserted where the peers differ:
   alert or a close), never answered with a second ServerHello (test_no_renegotiation).
 """
 
-import argparse
 import base64
 import hashlib
 import os
@@ -1438,29 +1437,8 @@ class Context:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--binary', required=True, help='the tinyweb executable')
-    parser.add_argument('--group', action='append', metavar='NAME',
-                        help=f'run only these groups ({", ".join(GROUPS)}); repeat or use commas '
-                        f'(default: all but {", ".join(OPT_IN)})')
-    parser.add_argument('--only', action='append', metavar='SUBSTRING',
-                        help='run only the tests whose name contains this')
-    parser.add_argument('--list', action='store_true', help='list the tests and exit')
-    args = parser.parse_args()
-    groups = []
-    for g in args.group or [g for g in GROUPS if g not in OPT_IN]:
-        groups += [x for x in g.split(',') if x]
-    unknown = set(groups) - set(GROUPS)
-    if unknown:
-        parser.error(f'unknown group(s): {", ".join(sorted(unknown))}')
-    tests = [t for g in GROUPS if g in groups for t in GROUPS[g]
-             if not args.only or any(o in t.__name__ for o in args.only)]
-    for only in args.only or ():
-        if not any(only in t.__name__ for g in groups for t in GROUPS[g]):
-            parser.error(f'--only {only} matched no test')
-    if args.list:
-        print('\n'.join(t.__name__ for t in tests))
-        return 0
+    args, tests = common.test_args(__doc__, GROUPS,
+                                   default=lambda args: [g for g in GROUPS if g not in OPT_IN])
     ctx = Context(args)
     try:
         counts = common.run_tests(tests, ctx, ctx.close_servers,
