@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -426,15 +425,10 @@ bool file_cache_type_in(const char *list, const char *content_type)
 {
     if (!list)
         return false;
-    size_t tlen = strcspn(content_type, ";");
     for (const char *p = list; *p;) {
         size_t n = strcspn(p, ",");
-        if (n >= 2 && p[n - 1] == '*' && p[n - 2] == '/') {
-            if (tlen >= n - 1 && strncasecmp(content_type, p, n - 1) == 0)
-                return true;
-        } else if (n == tlen && strncasecmp(content_type, p, n) == 0) {
+        if (mime_type_in(p, n, content_type))
             return true;
-        }
         p += n + (p[n] == ',');
     }
     return false;

@@ -6,11 +6,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "http/http_cond.h"
 #include "http/http_path.h"
 #include "http/http_route.h"
+#include "http/mime.h"
 
 static int status_of_errno(int err)
 {
@@ -154,18 +154,9 @@ static void select_representation(const struct http_request *req, struct http_st
 const struct http_cache_rule *http_cache_rule_for(const struct http_cache_rule *rules, int n,
                                                   const char *content_type)
 {
-    size_t tlen = strcspn(content_type, ";");
     for (int i = 0; i < n; i++) {
-        const char *t = rules[i].type;
-        size_t len = strlen(t);
-        if (strcmp(t, "*") == 0)
+        if (mime_type_in(rules[i].type, strlen(rules[i].type), content_type))
             return &rules[i];
-        if (len >= 2 && t[len - 1] == '*' && t[len - 2] == '/') {
-            if (tlen >= len - 1 && strncasecmp(content_type, t, len - 1) == 0)
-                return &rules[i];
-        } else if (tlen == len && strncasecmp(content_type, t, len) == 0) {
-            return &rules[i];
-        }
     }
     return NULL;
 }

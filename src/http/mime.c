@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #define UTF8 "; charset=utf-8"
 
@@ -138,4 +139,14 @@ int mime_validate(void)
             return -EINVAL;
     }
     return 0;
+}
+
+bool mime_type_in(const char *range, size_t len, const char *content_type)
+{
+    size_t tlen = strcspn(content_type, ";");
+    if (len == 1 && range[0] == '*')
+        return true;
+    if (len >= 2 && range[len - 1] == '*' && range[len - 2] == '/')
+        return tlen >= len - 1 && strncasecmp(content_type, range, len - 1) == 0;
+    return tlen == len && strncasecmp(content_type, range, len) == 0;
 }

@@ -10,6 +10,7 @@
 #ifndef TINYWEB_HTTP_MIME_H
 #define TINYWEB_HTTP_MIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define MIME_DEFAULT "application/octet-stream"
@@ -20,6 +21,14 @@
  * O(log types): a bounded scan for the '.', then a binary search; no allocation.
  */
 const char *mime_type(const char *p, size_t len);
+
+/*
+ * Whether content_type (its parameters after ';' ignored) is in the media range range[0, len):
+ * a type ("text/css"), a family ("text/" and a star) or a star alone (every type); ASCII case
+ * ignored. The one matcher of the type lists (--compress-types, --cache-control, --expires).
+ * O(len).
+ */
+bool mime_type_in(const char *range, size_t len, const char *content_type);
 
 /* Re-checks that the table is sorted, unique and lower case. O(types); 0 or -EINVAL. */
 int mime_validate(void);

@@ -6,6 +6,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -168,12 +169,42 @@ static void test_validate(void **state)
     assert_int_equal(mime_validate(), 0);
 }
 
+/* Media ranges: a type, a family, "*"; parameters ignored, case ignored, no prefix match. */
+static void test_type_in(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *range, *type;
+        bool in;
+    } ranges[] = {
+        {"text/css", "text/css", true},
+        {"text/css", "TEXT/CSS; charset=utf-8", true},
+        {"text/css", "text/cs", false},
+        {"text/css", "text/css2", false},
+        {"text/*", "text/html; charset=utf-8", true},
+        {"text/*", "Text/plain", true},
+        {"text/*", "textual/plain", false},
+        {"text/*", "image/png", false},
+        {"image/*", "image", false},
+        {"*", "application/octet-stream", true},
+        {"application/json", "application/json;x=1", true},
+    };
+    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+        bool in = mime_type_in(ranges[i].range, strlen(ranges[i].range), ranges[i].type);
+        if (in != ranges[i].in)
+            fail_msg("%s in %s: %d", ranges[i].type, ranges[i].range, in);
+    }
+    /* A range need not be NUL-terminated: an item of a list. */
+    assert_true(mime_type_in("text/*,image/png", 6, "text/x"));
+    assert_false(mime_type_in("image/png,text/*", 9, "image/png,"));
+    assert_true(mime_type_in("image/png,text/*", 9, "image/png"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),
-        cmocka_unit_test(test_length_bounds),
-        cmocka_unit_test(test_long_names),
+        cmocka_unit_test(test_table),      cmocka_unit_test(test_length_bounds),
+        cmocka_unit_test(test_long_names), cmocka_unit_test(test_type_in),
         cmocka_unit_test(test_validate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
