@@ -3144,11 +3144,12 @@ def rss_kib(pid):
 
 
 def port_open(port):
-    """Whether a connection to HOST:port is accepted (it is closed at once)."""
+    """Whether a connection to HOST:port is accepted (it is closed at once). A reset counts as
+    closed: the listener was closed while this connection waited in its queue."""
     try:
         socket.create_connection((HOST, port), timeout=IO_TIMEOUT).close()
         return True
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return False
 
 
